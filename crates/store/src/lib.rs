@@ -1,0 +1,30 @@
+//! The tahc event log.
+//!
+//! One record per event, addressed by a global gap-free [`Position`] and by
+//! `(stream, version)`. Appends are checked against an expected stream
+//! version, are idempotent by event id, and are acknowledged only once
+//! durable. Every record extends a BLAKE3 hash chain that [`verify`] walks.
+//!
+//! The capabilities are small traits ([`EventAppender`], [`StreamReader`],
+//! [`LogReader`], [`LogSubscriber`]) composed into [`EventLog`]; [`SledLog`]
+//! implements them on an embedded sled database, and [`conformance`] is the
+//! behaviour suite every backend must pass.
+//!
+//! [`Position`]: tahc_events::Position
+
+pub mod conformance;
+mod error;
+mod log;
+pub mod record;
+mod sled_log;
+mod subscription;
+mod verify;
+
+pub use error::{AppendError, OpenError, ReadError};
+pub use log::{
+    Appended, EventAppender, EventLog, ExpectedVersion, LogReader, LogSubscriber, SharedLog,
+    StreamReader,
+};
+pub use sled_log::{SledLog, TREE as SLED_TREE, WriteStats};
+pub use subscription::{LiveBatch, LiveFeed, Subscription};
+pub use verify::{Verification, verify};

@@ -1,0 +1,335 @@
+//! The embedded event log on sled 0.34: the default backend.
+
+mod durability;
+pub(crate) mod keys;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{AppendError, OpenError, ReadError};
+use crate::log::{
+    Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
+};
+use crate::record::{self, GENESIS, RecordError};
+use crate::subscription::{LiveFeed, Subscription};
+use crate::verify::{Verification, verify};
+use durability::Durability;
+use writer::{AppendJob, Writer};
+
+/// The name of the sled tree that holds the log.
+pub const TREE: &str = "log";
+
+/// Appends that may wait for the writer before callers are held back.
+const QUEUE: usize = 8192;
+
+/// State shared by the handle and the writer thread.
+#[derive(Debug, Default)]
+struct Shared {
+    /// The last position made durable; readers never look past it.
+    durable_head: AtomicU64,
+    live: LiveFeed,
+    rounds: AtomicU64,
+    events: AtomicU64,
+}
+
+impl Shared {
+    fn record_round(&self, events: usize) {
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+}
+
+/// How the writer has grouped commits so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Durable writes (one flush and fsync each).
+    pub rounds: u64,
+    /// Events written.
+    pub events: u64,
+}
+
+struct Inner {
+    dir: PathBuf,
+    tree: sled::Tree,
+    shared: Arc<Shared>,
+    jobs: Mutex<Option<mpsc::Sender<AppendJob>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Stops taking appends and waits for the writer's last round and flush.
+    fn stop_writer(&self) {
+        self.jobs.lock().expect("jobs lock").take();
+        if let Some(writer) = self.writer.lock().expect("writer lock").take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the event log writer panicked");
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// The event log in a sled database directory. Cheap to clone; every clone
+/// is the same log. Dropping the last clone stops the writer after a final
+/// flush and releases the directory.
+#[derive(Clone)]
+pub struct SledLog {
+    inner: Arc<Inner>,
+}
+
+impl SledLog {
+    /// Opens (or creates) the log in `dir` and starts its writer. Fails with
+    /// [`OpenError::Locked`] while another process has it open.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let dir = dir.as_ref().to_path_buf();
+        let db = sled::Config::new()
+            .path(&dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|error| open_error(&dir, &error))?;
+        let storage = |e: &dyn std::fmt::Display| OpenError::Storage(e.to_string());
+        let tree = db.open_tree(TREE).map_err(|e| storage(&e))?;
+        let (head, tail_hash) = match tree.scan_prefix([b'e']).next_back() {
+            None => (Position::START, GENESIS),
+            Some(entry) => {
+                let (key, bytes) = entry.map_err(|e| storage(&e))?;
+                let position = keys::event_position(&key)
+                    .ok_or_else(|| storage(&"malformed record key at the tail"))?;
+                let tail = decode_at(position, &bytes)?;
+                (position, tail.hash)
+            }
+        };
+        let durability = Durability::open(&dir).map_err(|e| storage(&e))?;
+        let shared = Arc::new(Shared {
+            durable_head: AtomicU64::new(head.0),
+            ..Shared::default()
+        });
+        let (sender, jobs) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            db,
+            tree: tree.clone(),
+            durability,
+            head,
+            tail_hash,
+            shared: shared.clone(),
+            jobs,
+        };
+        let thread = std::thread::Builder::new()
+            .name("tahc-log-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| storage(&e))?;
+        Ok(SledLog {
+            inner: Arc::new(Inner {
+                dir,
+                tree,
+                shared,
+                jobs: Mutex::new(Some(sender)),
+                writer: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// The directory the log lives in.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// How the writer grouped its commits.
+    #[must_use]
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            rounds: self.inner.shared.rounds.load(Ordering::Relaxed),
+            events: self.inner.shared.events.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Walks the hash chain over the whole log.
+    pub async fn verify(&self) -> Result<Verification, ReadError> {
+        verify(self).await
+    }
+
+    /// Stops taking appends, waits until everything accepted is durable, and
+    /// ends the live feed. Later appends fail with [`AppendError::Closed`].
+    pub async fn close(&self) {
+        let inner = self.inner.clone();
+        // Joining the writer blocks until its last flush.
+        let _ = tokio::task::spawn_blocking(move || inner.stop_writer()).await;
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Inner) -> Result<T, ReadError> + Send + 'static,
+    ) -> Result<T, ReadError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || read(&inner))
+            .await
+            .map_err(|e| ReadError::Storage(e.to_string()))?
+    }
+}
+
+fn open_error(dir: &Path, error: &sled::Error) -> OpenError {
+    // sled reports a held lock only as text.
+    if error.to_string().contains("could not acquire lock") {
+        OpenError::Locked {
+            path: dir.display().to_string(),
+        }
+    } else {
+        OpenError::Storage(error.to_string())
+    }
+}
+
+fn decode_at(position: Position, bytes: &[u8]) -> Result<RecordedEvent, ReadError> {
+    let record = record::decode(bytes).map_err(|source| ReadError::Corrupt { position, source })?;
+    if record.position != position {
+        return Err(ReadError::Corrupt {
+            position,
+            source: RecordError::Misplaced {
+                found: record.position.0,
+            },
+        });
+    }
+    Ok(record)
+}
+
+fn storage(error: sled::Error) -> ReadError {
+    ReadError::Storage(error.to_string())
+}
+
+impl Inner {
+    fn durable_head(&self) -> Position {
+        Position(self.shared.durable_head.load(Ordering::Acquire))
+    }
+
+    fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>, ReadError> {
+        let head = self.durable_head();
+        if after >= head || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let last = Position(head.0.min(after.0.saturating_add(limit as u64)));
+        let mut events = Vec::with_capacity((last.0 - after.0) as usize);
+        let mut expected = after.next();
+        for entry in self.tree.range(keys::event(expected)..=keys::event(last)) {
+            let (key, bytes) = entry.map_err(storage)?;
+            let position = keys::event_position(&key).ok_or(ReadError::Missing(expected))?;
+            if position != expected {
+                return Err(ReadError::Missing(expected));
+            }
+            events.push(decode_at(position, &bytes)?);
+            expected = expected.next();
+        }
+        if expected <= last {
+            return Err(ReadError::Missing(expected));
+        }
+        Ok(events)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let head = self.durable_head();
+        let prefix = keys::stream_prefix(stream);
+        let start = keys::stream_entry(stream, after_version.saturating_add(1));
+        let mut events = Vec::new();
+        for entry in self.tree.range(start..).take(limit) {
+            let (key, value) = entry.map_err(storage)?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let position = Position(keys::decode_u64(&value).ok_or_else(|| {
+                ReadError::Storage(format!("malformed stream index entry of {stream}"))
+            })?);
+            if position > head {
+                break;
+            }
+            let bytes = self
+                .tree
+                .get(keys::event(position))
+                .map_err(storage)?
+                .ok_or(ReadError::Missing(position))?;
+            events.push(decode_at(position, &bytes)?);
+        }
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl EventAppender for SledLog {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, AppendError> {
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .clone()
+            .ok_or(AppendError::Closed)?;
+        let (reply, outcome) = oneshot::channel();
+        let job = AppendJob {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        sender.send(job).await.map_err(|_| AppendError::Closed)?;
+        outcome.await.map_err(|_| AppendError::Closed)?
+    }
+}
+
+#[async_trait]
+impl StreamReader for SledLog {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let stream = stream.clone();
+        self.blocking(move |inner| inner.read_stream(&stream, after_version, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl LogReader for SledLog {
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        self.blocking(move |inner| inner.read_all(after, limit))
+            .await
+    }
+
+    async fn head(&self) -> Result<Position, ReadError> {
+        Ok(self.inner.durable_head())
+    }
+}
+
+impl LogSubscriber for SledLog {
+    fn subscribe(&self, after: Position) -> Subscription {
+        self.inner
+            .shared
+            .live
+            .subscribe(Arc::new(self.clone()), after)
+    }
+}
