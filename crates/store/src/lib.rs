@@ -25,6 +25,6 @@ pub use log::{
     Appended, EventAppender, EventLog, ExpectedVersion, LogReader, LogSubscriber, SharedLog,
     StreamReader,
 };
-pub use sled_log::{SledLog, TREE as SLED_TREE, WriteStats};
-pub use subscription::{LiveBatch, LiveFeed, Subscription};
+pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats};
+pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};
 pub use verify::{Verification, verify};

@@ -22,8 +22,9 @@ use crate::log::LogReader;
 /// The events of one durable write, in position order.
 pub type LiveBatch = Arc<[RecordedEvent]>;
 
-/// How many batches the live channel holds before slow subscribers lag.
-const LIVE_CAPACITY: usize = 1024;
+/// How many batches the live channel holds by default before slow
+/// subscribers lag (and fall back to reading storage).
+pub const LIVE_CAPACITY: usize = 1024;
 
 /// How many events a catching-up subscription reads at once.
 const PAGE: usize = 512;
@@ -36,13 +37,19 @@ pub struct LiveFeed {
 
 impl Default for LiveFeed {
     fn default() -> Self {
-        LiveFeed {
-            sender: Mutex::new(Some(broadcast::channel(LIVE_CAPACITY).0)),
-        }
+        LiveFeed::with_capacity(LIVE_CAPACITY)
     }
 }
 
 impl LiveFeed {
+    /// A feed whose channel holds `capacity` batches (at least 1).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        LiveFeed {
+            sender: Mutex::new(Some(broadcast::channel(capacity.max(1)).0)),
+        }
+    }
+
     /// Publishes a durable batch to every current subscriber; never blocks.
     pub fn publish(&self, batch: LiveBatch) {
         if let Some(sender) = self.sender.lock().expect("live feed lock").as_ref() {

@@ -29,8 +29,24 @@ pub const TREE: &str = "log";
 /// Appends that may wait for the writer before callers are held back.
 const QUEUE: usize = 8192;
 
+/// Tuning of a [`SledLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SledOptions {
+    /// Batches the live channel holds before slow subscribers fall back to
+    /// reading storage.
+    pub live_capacity: usize,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions {
+            live_capacity: crate::subscription::LIVE_CAPACITY,
+        }
+    }
+}
+
 /// State shared by the handle and the writer thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     /// The last position made durable; readers never look past it.
     durable_head: AtomicU64,
@@ -93,6 +109,11 @@ impl SledLog {
     /// Opens (or creates) the log in `dir` and starts its writer. Fails with
     /// [`OpenError::Locked`] while another process has it open.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::open_with(dir, SledOptions::default())
+    }
+
+    /// [`SledLog::open`] with explicit options.
+    pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, OpenError> {
         let dir = dir.as_ref().to_path_buf();
         let db = sled::Config::new()
             .path(&dir)
@@ -114,7 +135,9 @@ impl SledLog {
         let durability = Durability::open(&dir).map_err(|e| storage(&e))?;
         let shared = Arc::new(Shared {
             durable_head: AtomicU64::new(head.0),
-            ..Shared::default()
+            live: LiveFeed::with_capacity(options.live_capacity),
+            rounds: AtomicU64::new(0),
+            events: AtomicU64::new(0),
         });
         let (sender, jobs) = mpsc::channel(QUEUE);
         let writer = Writer {

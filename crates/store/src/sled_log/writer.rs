@@ -159,7 +159,7 @@ impl Writer {
                 });
             }
         }
-        if let Some(original) = self.find_original(round, &events)? {
+        if let Some(original) = self.find_original(round, stream, &events)? {
             return Ok(original);
         }
         let current = match round.stream_heads.get(stream) {
@@ -209,10 +209,12 @@ impl Writer {
     }
 
     /// The original result when every event of this append is already
-    /// stored, as one run in one stream; an error when only some are.
+    /// stored, as one run in this stream; an error when only some are, or
+    /// when they are stored in another stream.
     fn find_original(
         &self,
         round: &Round,
+        stream: &StreamId,
         events: &[NewEvent],
     ) -> Result<Option<Appended>, AppendError> {
         let duplicate = |event_id| Err(AppendError::DuplicateEventId { event_id });
@@ -224,6 +226,9 @@ impl Writer {
             }
             return Ok(None);
         };
+        if first.stream != *stream {
+            return duplicate(events[0].event_id);
+        }
         let mut last = first.clone();
         for event in &events[1..] {
             match self.find_id(round, event.event_id)? {
