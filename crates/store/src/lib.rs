@@ -25,6 +25,8 @@ pub use log::{
     Appended, EventAppender, EventLog, ExpectedVersion, LogReader, LogSubscriber, SharedLog,
     StreamReader,
 };
+pub use sled_log::durability::Durability;
+pub use sled_log::keys as sled_keys;
 pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats};
 pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};
 pub use verify::{Verification, verify};

@@ -17,6 +17,7 @@
 //! [32] prev_hash          u32 len, payload (JSON) [32] hash = BLAKE3(all before it)
 //! ```
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tahc_events::{Actor, ActorKind, NewEvent, Payload, Position, RecordedEvent, StreamId};
 use uuid::Uuid;
@@ -219,6 +220,12 @@ fn actor_code(kind: ActorKind) -> u8 {
 /// Decodes canonical record bytes. Never panics; any input that is not
 /// exactly a record is a [`RecordError`].
 pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, RecordError> {
+    decode_shared(&Bytes::copy_from_slice(bytes))
+}
+
+/// [`decode`] without copying the payload: it stays a slice of `shared`.
+pub fn decode_shared(shared: &Bytes) -> Result<RecordedEvent, RecordError> {
+    let bytes = &shared[..];
     let mut r = Reader { bytes, offset: 0 };
     let format = r.u8()?;
     if format != FORMAT {
@@ -251,7 +258,9 @@ pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, RecordError> {
         .transpose()?;
     let prev_hash = r.array()?;
     let payload_len = u32::from_be_bytes(r.array()?) as usize;
-    let payload = Payload::from_json_bytes(r.take(payload_len)?.to_vec());
+    let payload_start = r.offset;
+    r.take(payload_len)?;
+    let payload = Payload::from_json_bytes(shared.slice(payload_start..r.offset));
     let hash = r.array()?;
     if r.offset != bytes.len() {
         return Err(RecordError::TrailingBytes(bytes.len() - r.offset));

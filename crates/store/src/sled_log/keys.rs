@@ -5,7 +5,6 @@
 //! |---------------------------------------|-------------------------|
 //! | `e` position (u64 BE)                 | canonical record bytes  |
 //! | `s` stream id, 0x00, version (u64 BE) | position (u64 BE)       |
-//! | `h` stream id                         | stream version (u64 BE) |
 //! | `i` event id (16 bytes)               | position (u64 BE)       |
 
 use tahc_events::{Position, StreamId};
@@ -13,7 +12,6 @@ use uuid::Uuid;
 
 const EVENT: u8 = b'e';
 const STREAM_INDEX: u8 = b's';
-const STREAM_HEAD: u8 = b'h';
 const EVENT_ID: u8 = b'i';
 
 /// The key of the record at `position`.
@@ -47,12 +45,17 @@ pub fn stream_prefix(stream: &StreamId) -> Vec<u8> {
     key
 }
 
-/// The key holding `stream`'s current version.
-pub fn stream_head(stream: &StreamId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.as_str().len() + 1);
-    key.push(STREAM_HEAD);
-    key.extend_from_slice(stream.as_str().as_bytes());
+/// Just past the last stream index key of `stream`.
+pub fn stream_end(stream: &StreamId) -> Vec<u8> {
+    let mut key = stream_prefix(stream);
+    *key.last_mut().expect("prefix ends in a separator") = 1;
     key
+}
+
+/// The version a stream index key names.
+pub fn stream_version(key: &[u8]) -> Option<u64> {
+    let tail = key.len().checked_sub(8)?;
+    decode_u64(&key[tail..])
 }
 
 /// The key mapping an event id to its position.
@@ -77,7 +80,7 @@ mod tests {
         assert_eq!(event_position(&event(Position(42))), Some(Position(42)));
         assert_eq!(event_position(b"e123"), None);
         assert_eq!(
-            event_position(&stream_head(&StreamId::new("x").unwrap())),
+            event_position(&stream_prefix(&StreamId::new("x").unwrap())),
             None
         );
     }
@@ -88,5 +91,7 @@ mod tests {
         let long = StreamId::new("conversation-12").unwrap();
         assert!(!stream_entry(&long, 1).starts_with(&stream_prefix(&short)));
         assert!(stream_entry(&short, 1).starts_with(&stream_prefix(&short)));
+        assert!(stream_entry(&short, u64::MAX) < stream_end(&short));
+        assert_eq!(stream_version(&stream_entry(&long, 42)), Some(42));
     }
 }

@@ -1,7 +1,7 @@
 //! The embedded event log on sled 0.34: the default backend.
 
-mod durability;
-pub(crate) mod keys;
+pub(crate) mod durability;
+pub mod keys;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -51,13 +51,13 @@ struct Shared {
     /// The last position made durable; readers never look past it.
     durable_head: AtomicU64,
     live: LiveFeed,
-    rounds: AtomicU64,
+    flushes: AtomicU64,
     events: AtomicU64,
 }
 
 impl Shared {
-    fn record_round(&self, events: usize) {
-        self.rounds.fetch_add(1, Ordering::Relaxed);
+    fn record_flush(&self, events: usize) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(events as u64, Ordering::Relaxed);
     }
 }
@@ -66,7 +66,7 @@ impl Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteStats {
     /// Durable writes (one flush and fsync each).
-    pub rounds: u64,
+    pub flushes: u64,
     /// Events written.
     pub events: u64,
 }
@@ -128,7 +128,7 @@ impl SledLog {
                 let (key, bytes) = entry.map_err(|e| storage(&e))?;
                 let position = keys::event_position(&key)
                     .ok_or_else(|| storage(&"malformed record key at the tail"))?;
-                let tail = decode_at(position, &bytes)?;
+                let tail = decode_at(position, bytes)?;
                 (position, tail.hash)
             }
         };
@@ -136,19 +136,19 @@ impl SledLog {
         let shared = Arc::new(Shared {
             durable_head: AtomicU64::new(head.0),
             live: LiveFeed::with_capacity(options.live_capacity),
-            rounds: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
             events: AtomicU64::new(0),
         });
         let (sender, jobs) = mpsc::channel(QUEUE);
-        let writer = Writer {
+        let writer = Writer::start(
             db,
-            tree: tree.clone(),
+            tree.clone(),
             durability,
-            head,
-            tail_hash,
-            shared: shared.clone(),
+            (head, tail_hash),
+            shared.clone(),
             jobs,
-        };
+        )
+        .map_err(|e| storage(&e))?;
         let thread = std::thread::Builder::new()
             .name("tahc-log-writer".into())
             .spawn(move || writer.run())
@@ -174,7 +174,7 @@ impl SledLog {
     #[must_use]
     pub fn write_stats(&self) -> WriteStats {
         WriteStats {
-            rounds: self.inner.shared.rounds.load(Ordering::Relaxed),
+            flushes: self.inner.shared.flushes.load(Ordering::Relaxed),
             events: self.inner.shared.events.load(Ordering::Relaxed),
         }
     }
@@ -214,8 +214,11 @@ fn open_error(dir: &Path, error: &sled::Error) -> OpenError {
     }
 }
 
-fn decode_at(position: Position, bytes: &[u8]) -> Result<RecordedEvent, ReadError> {
-    let record = record::decode(bytes).map_err(|source| ReadError::Corrupt { position, source })?;
+/// Decodes the record stored at `position`, sharing sled's buffer.
+fn decode_at(position: Position, bytes: sled::IVec) -> Result<RecordedEvent, ReadError> {
+    let bytes = bytes::Bytes::from_owner(bytes);
+    let record =
+        record::decode_shared(&bytes).map_err(|source| ReadError::Corrupt { position, source })?;
     if record.position != position {
         return Err(ReadError::Corrupt {
             position,
@@ -250,7 +253,7 @@ impl Inner {
             if position != expected {
                 return Err(ReadError::Missing(expected));
             }
-            events.push(decode_at(position, &bytes)?);
+            events.push(decode_at(position, bytes)?);
             expected = expected.next();
         }
         if expected <= last {
@@ -285,7 +288,7 @@ impl Inner {
                 .get(keys::event(position))
                 .map_err(storage)?
                 .ok_or(ReadError::Missing(position))?;
-            events.push(decode_at(position, &bytes)?);
+            events.push(decode_at(position, bytes)?);
         }
         Ok(events)
     }

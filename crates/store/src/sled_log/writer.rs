@@ -1,14 +1,20 @@
-//! The one writer that owns the tail of the log (group commit).
+//! The one writer that owns the tail of the log (group commit, pipelined).
 //!
 //! Callers send appends through a channel. The writer takes everything that
 //! is waiting (a round), checks each append against the stream heads, gives
-//! positions, extends the hash chain, writes the whole round as ONE atomic
-//! sled batch, makes it durable once, and only then acknowledges every caller
-//! of the round and publishes the new records.
+//! positions, extends the hash chain, and writes the whole round as ONE
+//! atomic sled batch. It then hands the round to the flusher and goes on with
+//! the next one. The flusher makes everything written so far durable with one
+//! flush and fsync, and only then acknowledges every caller of the rounds it
+//! covered and publishes their records, in order. A round thus costs the
+//! larger of "check and write" and "make durable", not their sum, and one
+//! fsync covers every round written while the previous one was running.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
 
 use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +28,10 @@ use crate::record::{self, Digest};
 
 /// Most appends taken into one round.
 const MAX_ROUND: usize = 1024;
+
+/// Stream heads remembered between rounds; past this many the memory is
+/// cleared and heads are read from the stream index again.
+const HEAD_CACHE: usize = 100_000;
 
 /// One caller's append, waiting for its round.
 pub(super) struct AppendJob {
@@ -55,19 +65,67 @@ struct Outcome {
     result: Result<Appended, AppendError>,
 }
 
+/// A round written to sled, waiting to be made durable.
+struct Written {
+    outcomes: Vec<Outcome>,
+    records: Vec<RecordedEvent>,
+    head: Position,
+}
+
+/// Checks appends and writes rounds; owns the tail of the log.
 pub(super) struct Writer {
-    pub db: sled::Db,
-    pub tree: sled::Tree,
-    pub durability: Durability,
-    pub head: Position,
-    pub tail_hash: Digest,
-    pub shared: Arc<Shared>,
-    pub jobs: mpsc::Receiver<AppendJob>,
+    tree: sled::Tree,
+    head: Position,
+    tail_hash: Digest,
+    /// Versions of recently written streams, as stored.
+    stream_heads: HashMap<StreamId, u64>,
+    jobs: mpsc::Receiver<AppendJob>,
+    written: std_mpsc::Sender<Written>,
+    flusher: JoinHandle<()>,
+}
+
+/// Makes written rounds durable, then acknowledges and publishes them.
+struct Flusher {
+    db: sled::Db,
+    durability: Durability,
+    shared: Arc<Shared>,
+    written: std_mpsc::Receiver<Written>,
 }
 
 impl Writer {
-    /// Runs rounds until every sender is gone, then flushes and ends the live
-    /// feed.
+    /// A writer continuing the log after `head`, whose record hashes to
+    /// `tail_hash`, with its flusher thread started.
+    pub fn start(
+        db: sled::Db,
+        tree: sled::Tree,
+        durability: Durability,
+        (head, tail_hash): (Position, Digest),
+        shared: Arc<Shared>,
+        jobs: mpsc::Receiver<AppendJob>,
+    ) -> std::io::Result<Self> {
+        let (sender, written) = std_mpsc::channel();
+        let flusher = Flusher {
+            db,
+            durability,
+            shared,
+            written,
+        };
+        let flusher = std::thread::Builder::new()
+            .name("tahc-log-flusher".into())
+            .spawn(move || flusher.run())?;
+        Ok(Writer {
+            tree,
+            head,
+            tail_hash,
+            stream_heads: HashMap::new(),
+            jobs,
+            written: sender,
+            flusher,
+        })
+    }
+
+    /// Runs rounds until every sender is gone, then waits for the flusher's
+    /// last flush.
     pub fn run(mut self) {
         while let Some(first) = self.jobs.blocking_recv() {
             let mut round = vec![first];
@@ -79,10 +137,10 @@ impl Writer {
             }
             self.commit(round);
         }
-        if let Err(error) = self.durability.make_durable(&self.db) {
-            tracing::error!(%error, "final flush of the event log failed");
+        drop(self.written);
+        if self.flusher.join().is_err() {
+            tracing::error!("the event log flusher panicked");
         }
-        self.shared.live.close();
     }
 
     fn commit(&mut self, jobs: Vec<AppendJob>) {
@@ -94,26 +152,18 @@ impl Writer {
             ids: HashMap::new(),
             records: Vec::new(),
         };
-        let durable = Position(self.shared.durable_head.load(Ordering::Acquire));
-        let mut needs_flush = false;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             let result = self.stage(&mut round, &job.stream, job.expected, job.events);
-            // An idempotent repeat of an append that is stored but not yet
-            // durable must not be acknowledged before it is.
-            needs_flush |= matches!(&result, Ok(a) if a.last_position > durable);
             outcomes.push(Outcome {
                 reply: job.reply,
                 result,
             });
         }
-        if !needs_flush {
+        // Successes, even idempotent repeats of appends that may not be
+        // durable yet, are acknowledged by the flusher only.
+        if outcomes.iter().all(|outcome| outcome.result.is_err()) {
             return reply(outcomes);
-        }
-        for (stream, version) in &round.stream_heads {
-            round
-                .batch
-                .insert(keys::stream_head(stream), &version.to_be_bytes());
         }
         if let Err(error) = self.tree.apply_batch(round.batch) {
             tracing::error!(%error, "event log write failed");
@@ -123,19 +173,19 @@ impl Writer {
         }
         self.head = round.head;
         self.tail_hash = round.tail_hash;
-        if let Err(error) = self.durability.make_durable(&self.db) {
-            tracing::error!(%error, "event log flush failed");
-            return reply(fail_successes(outcomes, || {
-                AppendError::NotDurable(error.to_string())
-            }));
+        if self.stream_heads.len() + round.stream_heads.len() > HEAD_CACHE {
+            self.stream_heads.clear();
         }
-        self.shared
-            .durable_head
-            .store(self.head.0, Ordering::Release);
-        self.shared.record_round(round.records.len());
-        reply(outcomes);
-        if !round.records.is_empty() {
-            self.shared.live.publish(round.records.into());
+        self.stream_heads.extend(round.stream_heads);
+        let written = Written {
+            outcomes,
+            records: round.records,
+            head: self.head,
+        };
+        if let Err(std_mpsc::SendError(written)) = self.written.send(written) {
+            reply(fail_successes(written.outcomes, || {
+                AppendError::NotDurable("the flusher has stopped".into())
+            }));
         }
     }
 
@@ -162,7 +212,11 @@ impl Writer {
         if let Some(original) = self.find_original(round, stream, &events)? {
             return Ok(original);
         }
-        let current = match round.stream_heads.get(stream) {
+        let current = match round
+            .stream_heads
+            .get(stream)
+            .or_else(|| self.stream_heads.get(stream))
+        {
             Some(version) => *version,
             None => self.stored_version(stream)?,
         };
@@ -275,15 +329,57 @@ impl Writer {
         }))
     }
 
+    /// The version of the stream's last stored event (0: no stream), from
+    /// the last entry of its index.
     fn stored_version(&self, stream: &StreamId) -> Result<u64, AppendError> {
-        let value = self
+        let last = self
             .tree
-            .get(keys::stream_head(stream))
+            .range(keys::stream_prefix(stream)..keys::stream_end(stream))
+            .next_back()
+            .transpose()
             .map_err(|e| AppendError::Storage(e.to_string()))?;
-        match value {
+        match last {
             None => Ok(0),
-            Some(bytes) => keys::decode_u64(&bytes)
-                .ok_or_else(|| AppendError::Storage(format!("malformed head of {stream}"))),
+            Some((key, _)) => keys::stream_version(&key)
+                .ok_or_else(|| AppendError::Storage(format!("malformed index of {stream}"))),
+        }
+    }
+}
+
+impl Flusher {
+    fn run(mut self) {
+        while let Ok(first) = self.written.recv() {
+            let mut rounds = vec![first];
+            rounds.extend(self.written.try_iter());
+            self.flush(rounds);
+        }
+        if let Err(error) = self.durability.make_durable(&self.db) {
+            tracing::error!(%error, "final flush of the event log failed");
+        }
+        self.shared.live.close();
+    }
+
+    fn flush(&mut self, rounds: Vec<Written>) {
+        if let Err(error) = self.durability.make_durable(&self.db) {
+            tracing::error!(%error, "event log flush failed");
+            for round in rounds {
+                reply(fail_successes(round.outcomes, || {
+                    AppendError::NotDurable(error.to_string())
+                }));
+            }
+            return;
+        }
+        let head = rounds.last().map_or(Position::START, |round| round.head);
+        self.shared.durable_head.fetch_max(head.0, Ordering::AcqRel);
+        let events = rounds.iter().map(|round| round.records.len()).sum();
+        self.shared.record_flush(events);
+        let mut published = Vec::with_capacity(rounds.len());
+        for round in rounds {
+            reply(round.outcomes);
+            published.push(round.records);
+        }
+        for records in published.into_iter().filter(|r| !r.is_empty()) {
+            self.shared.live.publish(records.into());
         }
     }
 }
