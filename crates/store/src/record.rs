@@ -383,7 +383,7 @@ mod tests {
                 "prefix of {len} bytes"
             );
         }
-        let mut longer = bytes.clone();
+        let mut longer = bytes;
         longer.push(0);
         assert_eq!(decode(&longer), Err(RecordError::TrailingBytes(1)));
     }

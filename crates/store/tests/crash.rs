@@ -31,8 +31,8 @@ fn crash_child_appender() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
         let log = Arc::new(SledLog::open(&dir).unwrap());
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|writer| {
+        for writer in 0..WRITERS {
+            {
                 let log = log.clone();
                 tokio::spawn(async move {
                     loop {
@@ -49,12 +49,11 @@ fn crash_child_appender() {
                         }
                         out.flush().unwrap();
                     }
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer.await.unwrap();
+                });
+            }
         }
+        // The writers run until the parent kills this process.
+        std::future::pending::<()>().await;
     });
 }
 
