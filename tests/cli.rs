@@ -115,12 +115,20 @@ fn tamper(log_dir: &Path, position: u64) {
 }
 
 #[test]
-fn a_directory_without_a_log_is_a_clear_error_not_an_empty_log() {
+fn events_on_a_fresh_data_directory_says_there_are_none_and_creates_nothing() {
     let dir = TempDir::new().unwrap();
     let output = tahc(&["events", "--data-dir", path(&dir)]);
+    assert!(output.status.success());
+    assert!(text(&output.stderr).contains("no events yet"));
+    assert!(!dir.path().join("log").exists(), "must not create a log");
+}
+
+#[test]
+fn verify_without_a_log_is_a_clear_error() {
+    let dir = TempDir::new().unwrap();
+    let output = tahc(&["verify", "--data-dir", path(&dir)]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("no tahc event log in"));
-    assert!(!dir.path().join("log").exists(), "must not create a log");
 }
 
 #[test]

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The same allocator as the `tahc` binary, so figures match production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks of tahc, each beside a same-run baseline.
 #[derive(Parser)]
 #[command(version, about)]

@@ -7,7 +7,7 @@ use tahc_events::{Position, RecordedEvent};
 use tahc_store::LogReader;
 
 use crate::DataDirArg;
-use crate::data_dir::open_existing_log;
+use crate::data_dir::{OpenLogError, open_existing_log};
 
 /// Options of `tahc events`.
 #[derive(clap::Args)]
@@ -29,7 +29,15 @@ const PAGE: usize = 1024;
 
 /// Prints the requested part of the log.
 pub async fn run(args: EventsArgs) -> Result<ExitCode, String> {
-    let log = open_existing_log(&args.data.data_dir).map_err(|e| e.to_string())?;
+    let log = match open_existing_log(&args.data.data_dir) {
+        Ok(log) => log,
+        // A fresh data directory simply has no events yet; nothing is created.
+        Err(OpenLogError::Missing(dir)) => {
+            eprintln!("no events yet: {} holds no tahc event log", dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error.to_string()),
+    };
     let mut out = std::io::stdout().lock();
     let mut after = Position(args.after);
     let mut remaining = args.limit.unwrap_or(usize::MAX);

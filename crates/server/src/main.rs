@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: markedly faster than the system allocator for the log's many
+/// small, short-lived records (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The tahc conversation backend.
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]

@@ -1,0 +1,26 @@
+# The everyday recipes. Each is a plain cargo command; `just` is optional.
+
+# Run every test (the README's test command).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Print the event log of a data directory.
+events dir="./tahc-data":
+    cargo run --release -p tahc -- events --data-dir {{dir}}
+
+# Verify the hash chain of a data directory's log.
+verify dir="./tahc-data":
+    cargo run --release -p tahc -- verify --data-dir {{dir}}
+
+# The event log benchmarks (JSON lines; copy them into docs/benchmarks.md).
+bench-store:
+    cargo run --release -p tahc-bench -- store
+
+# Regenerate docs/events.md from the catalogue and fixtures.
+bless:
+    TAHC_BLESS=1 cargo test -p tahc-events --test catalogue_doc
