@@ -353,6 +353,23 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// The event as it was appended (same id), e.g. to copy it into another
+    /// log or to retry its append.
+    #[must_use]
+    pub fn to_new_event(&self) -> NewEvent {
+        NewEvent {
+            event_id: self.event_id,
+            event_type: self.event_type.clone(),
+            schema_version: self.schema_version,
+            occurred_at: self.occurred_at,
+            actor: self.actor.clone(),
+            workspace_id: self.workspace_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            payload: self.payload.clone(),
+        }
+    }
+
     /// Decodes the payload into the current catalogue [`Event`], upcasting
     /// older schema versions.
     pub fn decode(&self) -> Result<Event, crate::DecodeError> {

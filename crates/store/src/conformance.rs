@@ -442,6 +442,27 @@ pub async fn concurrent_writers_leave_a_gap_free_log(t: Box<dyn TestLog>) {
     }
 }
 
+/// Starts `writers` tasks, each appending `appends` single-event appends to
+/// its own stream `<prefix><n>`, and waits for all of them.
+async fn run_writers(log: &SharedLog, prefix: &str, writers: usize, appends: usize) {
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            let log = log.clone();
+            let stream = stream(&format!("{prefix}{writer}"));
+            tokio::spawn(async move {
+                for _ in 0..appends {
+                    log.append(&stream, ExpectedVersion::Any, events(1))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 async fn collect(subscription: &mut crate::Subscription, count: usize) -> Vec<RecordedEvent> {
     let mut seen = Vec::with_capacity(count);
     while seen.len() < count {
@@ -467,26 +488,12 @@ pub async fn a_subscription_catches_up_then_goes_live_without_gap_or_duplicate(
             .unwrap();
     }
     let mut subscription = log.subscribe(Position::START);
-    let writers: Vec<_> = (0..8)
-        .map(|writer| {
-            let log = log.clone();
-            tokio::spawn(async move {
-                for _ in 0..25 {
-                    log.append(
-                        &stream(&format!("live{writer}")),
-                        ExpectedVersion::Any,
-                        events(1),
-                    )
-                    .await
-                    .unwrap();
-                }
-            })
-        })
-        .collect();
+    let writers = tokio::spawn({
+        let log = log.clone();
+        async move { run_writers(&log, "live", 8, 25).await }
+    });
     let seen = collect(&mut subscription, 100 + 200).await;
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    writers.await.unwrap();
     assert_gap_free(&seen);
     assert_eq!(seen, all(&log).await);
     // And nothing more arrives than was written.
@@ -522,25 +529,7 @@ pub async fn a_subscription_can_start_in_the_middle_of_the_log(t: Box<dyn TestLo
 pub async fn a_lagging_subscriber_still_receives_every_event(t: Box<dyn TestLog>) {
     let log = t.log();
     let mut subscription = log.subscribe(Position::START);
-    let writers: Vec<_> = (0..16)
-        .map(|writer| {
-            let log = log.clone();
-            tokio::spawn(async move {
-                for _ in 0..100 {
-                    log.append(
-                        &stream(&format!("w{writer}")),
-                        ExpectedVersion::Any,
-                        events(1),
-                    )
-                    .await
-                    .unwrap();
-                }
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    run_writers(&log, "w", 16, 100).await;
     // 1,600 single-event appends; the writer never waited for us.
     let seen = collect(&mut subscription, 1600).await;
     assert_gap_free(&seen);
@@ -577,7 +566,11 @@ pub async fn a_reopened_log_keeps_its_events_heads_and_chain(mut t: Box<dyn Test
         .unwrap();
     assert_eq!((next.first_position, next.stream_version), (Position(6), 4));
     let retry = log
-        .append(&stream("a"), ExpectedVersion::Any, vec![strip(&before[0])])
+        .append(
+            &stream("a"),
+            ExpectedVersion::Any,
+            vec![before[0].to_new_event()],
+        )
         .await
         .unwrap();
     assert_eq!(retry.first_position, Position(1));
@@ -603,20 +596,4 @@ pub async fn the_hash_chain_verifies_after_appends(t: Box<dyn TestLog>) {
     let verification = verify(&*log).await.unwrap();
     assert!(verification.ok());
     assert_eq!(verification.checked, 15);
-}
-
-/// The appendable form of a stored event (same id), for retry tests.
-#[must_use]
-pub fn strip(event: &RecordedEvent) -> NewEvent {
-    NewEvent {
-        event_id: event.event_id,
-        event_type: event.event_type.clone(),
-        schema_version: event.schema_version,
-        occurred_at: event.occurred_at,
-        actor: event.actor.clone(),
-        workspace_id: event.workspace_id,
-        correlation_id: event.correlation_id,
-        causation_id: event.causation_id,
-        payload: event.payload.clone(),
-    }
 }
