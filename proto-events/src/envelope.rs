@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -74,7 +75,7 @@ pub enum InvalidStreamId {
 /// events are numbered 1, 2, 3… by `stream_version`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct StreamId(String);
+pub struct StreamId(ByteString);
 
 impl StreamId {
     /// Longest stream id accepted, in bytes.
@@ -82,7 +83,12 @@ impl StreamId {
 
     /// A stream id from any string that fits the rules.
     pub fn new(id: impl Into<String>) -> Result<Self, InvalidStreamId> {
-        let id = id.into();
+        Self::from_shared(ByteString::from(id.into()))
+    }
+
+    /// A stream id from shared text (e.g. a slice of a stored record),
+    /// without copying it.
+    pub fn from_shared(id: ByteString) -> Result<Self, InvalidStreamId> {
         if id.is_empty() {
             return Err(InvalidStreamId::Empty);
         }
@@ -101,7 +107,7 @@ impl StreamId {
     /// The stream of one aggregate of the service.
     #[must_use]
     pub fn of(category: StreamCategory, id: Uuid) -> Self {
-        StreamId(format!("{}-{}", category.prefix(), id))
+        StreamId(format!("{}-{}", category.prefix(), id).into())
     }
 
     /// The stream id as text.
@@ -181,7 +187,7 @@ pub struct Actor {
     /// The kind of principal.
     pub kind: ActorKind,
     /// The visitor or agent id; `None` for the system.
-    pub id: Option<String>,
+    pub id: Option<ByteString>,
 }
 
 impl Actor {
@@ -199,7 +205,7 @@ impl Actor {
     pub fn new(kind: ActorKind, id: impl ToString) -> Self {
         Actor {
             kind,
-            id: Some(id.to_string()),
+            id: Some(id.to_string().into()),
         }
     }
 }
@@ -272,7 +278,7 @@ pub struct NewEvent {
     /// that returns the original result.
     pub event_id: Uuid,
     /// The catalogue name, e.g. `conversation.message_posted`.
-    pub event_type: String,
+    pub event_type: ByteString,
     /// The payload's schema version.
     pub schema_version: u16,
     /// When it happened, stored to the microsecond.
@@ -304,7 +310,7 @@ impl NewEvent {
     ) -> Result<Self, serde_json::Error> {
         Ok(NewEvent {
             event_id,
-            event_type: event.event_type().to_owned(),
+            event_type: ByteString::from_static(event.event_type()),
             schema_version: event.schema_version(),
             occurred_at: meta.occurred_at.trunc_subsecs(6),
             actor: meta.actor.clone(),
@@ -329,7 +335,7 @@ pub struct RecordedEvent {
     pub stream_version: u64,
     /// Catalogue name.
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub event_type: ByteString,
     /// Schema version of the stored payload (may be older than current).
     pub schema_version: u16,
     /// When it happened (microsecond precision).

@@ -42,7 +42,7 @@ fn every_fixture_is_named_for_its_type_and_version_and_decodes() {
         let event = record
             .decode()
             .unwrap_or_else(|e| panic!("{name} no longer decodes: {e}"));
-        assert_eq!(event.event_type(), record.event_type);
+        assert_eq!(event.event_type(), &*record.event_type);
         assert_eq!(
             record.stream_id.parse().map(|(category, _)| category),
             Some(event.category()),

@@ -347,7 +347,7 @@ pub async fn a_refused_append_stores_nothing(t: Box<dyn TestLog>) {
         .unwrap_err();
     assert!(matches!(err, AppendError::Empty));
     let mut too_long = event(10);
-    too_long.event_type = "t".repeat(300);
+    too_long.event_type = "t".repeat(300).into();
     let err = log
         .append(
             &stream("a"),

@@ -18,6 +18,7 @@
 //! ```
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use tahc_events::{Actor, ActorKind, NewEvent, Payload, Position, RecordedEvent, StreamId};
 use uuid::Uuid;
@@ -108,7 +109,7 @@ pub fn check_fits(event: &NewEvent) -> Result<(), InvalidEvent> {
         }
     };
     short("event type", event.event_type.len())?;
-    short("actor id", event.actor.id.as_ref().map_or(0, String::len))?;
+    short("actor id", event.actor.id.as_ref().map_or(0, |id| id.len()))?;
     let payload = event.payload.as_bytes().len();
     if payload > u32::MAX as usize {
         return Err(InvalidEvent::TooLong {
@@ -251,10 +252,10 @@ pub fn decode_shared(shared: &Bytes) -> Result<RecordedEvent, RecordError> {
         .then(|| r.uuid())
         .transpose()?;
     let causation_id = (flags & HAS_CAUSATION != 0).then(|| r.uuid()).transpose()?;
-    let stream_id = StreamId::new(r.short_text("stream id")?)?;
-    let event_type = r.short_text("event type")?;
+    let stream_id = StreamId::from_shared(r.short_text(shared, "stream id")?)?;
+    let event_type = r.short_text(shared, "event type")?;
     let actor_id = (flags & HAS_ACTOR_ID != 0)
-        .then(|| r.short_text("actor id"))
+        .then(|| r.short_text(shared, "actor id"))
         .transpose()?;
     let prev_hash = r.array()?;
     let payload_len = u32::from_be_bytes(r.array()?) as usize;
@@ -323,10 +324,18 @@ impl<'a> Reader<'a> {
         Ok(Uuid::from_bytes(self.array()?))
     }
 
-    fn short_text(&mut self, field: &'static str) -> Result<String, RecordError> {
+    /// A length-prefixed text field, as a slice of `shared` (which holds
+    /// the same bytes as `self.bytes`).
+    fn short_text(
+        &mut self,
+        shared: &Bytes,
+        field: &'static str,
+    ) -> Result<ByteString, RecordError> {
         let len = self.u8()? as usize;
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| RecordError::NotUtf8 { field })
+        let start = self.offset;
+        self.take(len)?;
+        ByteString::try_from(shared.slice(start..self.offset))
+            .map_err(|_| RecordError::NotUtf8 { field })
     }
 }
 
@@ -343,7 +352,7 @@ mod tests {
             occurred_at: Utc::now(),
             actor: Actor {
                 kind: ActorKind::Bot,
-                id: actor_id.map(str::to_owned),
+                id: actor_id.map(Into::into),
             },
             workspace_id: Uuid::now_v7(),
             correlation_id: correlation.then(Uuid::now_v7),
@@ -417,7 +426,7 @@ mod tests {
     #[test]
     fn overlong_type_names_and_actor_ids_are_refused_before_storing() {
         let mut event = sample(Some("a"), false);
-        event.event_type = "t".repeat(256);
+        event.event_type = "t".repeat(256).into();
         assert!(matches!(
             check_fits(&event),
             Err(InvalidEvent::TooLong {
@@ -427,7 +436,7 @@ mod tests {
         ));
         let mut event = sample(Some(&"a".repeat(300)), false);
         assert!(check_fits(&event).is_err());
-        event.actor.id = Some("a".repeat(255));
+        event.actor.id = Some("a".repeat(255).into());
         assert!(check_fits(&event).is_ok());
     }
 }
