@@ -18,7 +18,7 @@ use tahc_events::{Actor, ActorKind, NewEvent, Payload, Position, RecordedEvent, 
 use uuid::Uuid;
 
 use crate::error::AppendError;
-use crate::log::{ExpectedVersion, SharedLog};
+use crate::log::{Appended, ExpectedVersion, SharedLog};
 use crate::verify::verify;
 
 /// A log under test that can be closed and opened again on the same storage.
@@ -94,6 +94,21 @@ fn events(n: usize) -> Vec<NewEvent> {
     (0..n).map(|_| event(40)).collect()
 }
 
+/// Appends `n` events to test stream `name`, which must succeed.
+async fn ok(log: &SharedLog, name: &str, expected: ExpectedVersion, n: usize) -> Appended {
+    log.append(&stream(name), expected, events(n))
+        .await
+        .unwrap_or_else(|e| panic!("append to {name} refused: {e}"))
+}
+
+/// Appends `n` events to test stream `name`, which must be refused.
+async fn refused(log: &SharedLog, name: &str, expected: ExpectedVersion, n: usize) -> AppendError {
+    match log.append(&stream(name), expected, events(n)).await {
+        Ok(appended) => panic!("append to {name} was accepted: {appended:?}"),
+        Err(error) => error,
+    }
+}
+
 async fn all(log: &SharedLog) -> Vec<RecordedEvent> {
     log.read_all(Position::START, usize::MAX)
         .await
@@ -109,14 +124,8 @@ fn assert_gap_free(events: &[RecordedEvent]) {
 /// Positions are 1, 2, 3… across streams, in append order.
 pub async fn appends_get_consecutive_positions_in_one_global_order(t: Box<dyn TestLog>) {
     let log = t.log();
-    let a = log
-        .append(&stream("a"), ExpectedVersion::NoStream, events(2))
-        .await
-        .unwrap();
-    let b = log
-        .append(&stream("b"), ExpectedVersion::NoStream, events(3))
-        .await
-        .unwrap();
+    let a = ok(&log, "a", ExpectedVersion::NoStream, 2).await;
+    let b = ok(&log, "b", ExpectedVersion::NoStream, 3).await;
     assert_eq!(
         (a.first_position, a.last_position),
         (Position(1), Position(2))
@@ -134,16 +143,9 @@ pub async fn appends_get_consecutive_positions_in_one_global_order(t: Box<dyn Te
 /// Each stream numbers its own events from 1.
 pub async fn stream_versions_count_from_one_in_each_stream(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::Any, events(2))
-        .await
-        .unwrap();
-    log.append(&stream("b"), ExpectedVersion::Any, events(1))
-        .await
-        .unwrap();
-    let appended = log
-        .append(&stream("a"), ExpectedVersion::Exact(2), events(1))
-        .await
-        .unwrap();
+    ok(&log, "a", ExpectedVersion::Any, 2).await;
+    ok(&log, "b", ExpectedVersion::Any, 1).await;
+    let appended = ok(&log, "a", ExpectedVersion::Exact(2), 1).await;
     assert_eq!(appended.stream_version, 3);
     let versions: Vec<u64> = log
         .read_stream(&stream("a"), 0, 10)
@@ -158,13 +160,8 @@ pub async fn stream_versions_count_from_one_in_each_stream(t: Box<dyn TestLog>) 
 /// `NoStream` on an existing stream is a typed conflict naming both versions.
 pub async fn no_stream_expectation_refuses_an_existing_stream(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::NoStream, events(2))
-        .await
-        .unwrap();
-    let err = log
-        .append(&stream("a"), ExpectedVersion::NoStream, events(1))
-        .await
-        .unwrap_err();
+    ok(&log, "a", ExpectedVersion::NoStream, 2).await;
+    let err = refused(&log, "a", ExpectedVersion::NoStream, 1).await;
     assert!(
         matches!(
             err,
@@ -181,13 +178,8 @@ pub async fn no_stream_expectation_refuses_an_existing_stream(t: Box<dyn TestLog
 /// `Exact(n)` on a stream at another version is a typed conflict.
 pub async fn exact_expectation_refuses_a_stale_version(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::Any, events(3))
-        .await
-        .unwrap();
-    let err = log
-        .append(&stream("a"), ExpectedVersion::Exact(2), events(1))
-        .await
-        .unwrap_err();
+    ok(&log, "a", ExpectedVersion::Any, 3).await;
+    let err = refused(&log, "a", ExpectedVersion::Exact(2), 1).await;
     assert!(
         matches!(
             err,
@@ -199,10 +191,7 @@ pub async fn exact_expectation_refuses_a_stale_version(t: Box<dyn TestLog>) {
         ),
         "{err:?}"
     );
-    let err = log
-        .append(&stream("new"), ExpectedVersion::Exact(1), events(1))
-        .await
-        .unwrap_err();
+    let err = refused(&log, "new", ExpectedVersion::Exact(1), 1).await;
     assert!(
         matches!(err, AppendError::Conflict { actual: 0, .. }),
         "{err:?}"
@@ -213,10 +202,7 @@ pub async fn exact_expectation_refuses_a_stale_version(t: Box<dyn TestLog>) {
 pub async fn any_expectation_appends_whatever_the_version(t: Box<dyn TestLog>) {
     let log = t.log();
     for expected_version in 1..=3 {
-        let appended = log
-            .append(&stream("a"), ExpectedVersion::Any, events(1))
-            .await
-            .unwrap();
+        let appended = ok(&log, "a", ExpectedVersion::Any, 1).await;
         assert_eq!(appended.stream_version, expected_version);
     }
 }
@@ -225,9 +211,7 @@ pub async fn any_expectation_appends_whatever_the_version(t: Box<dyn TestLog>) {
 /// wins and every other one gets a conflict.
 pub async fn concurrent_appends_expecting_one_version_let_exactly_one_win(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::Any, events(1))
-        .await
-        .unwrap();
+    ok(&log, "a", ExpectedVersion::Any, 1).await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let log = log.clone();
@@ -263,9 +247,7 @@ pub async fn retrying_an_append_with_the_same_event_ids_returns_the_original_res
         .append(&stream("a"), ExpectedVersion::NoStream, batch.clone())
         .await
         .unwrap();
-    log.append(&stream("b"), ExpectedVersion::Any, events(1))
-        .await
-        .unwrap();
+    ok(&log, "b", ExpectedVersion::Any, 1).await;
     let retry = log
         .append(&stream("a"), ExpectedVersion::NoStream, batch)
         .await
@@ -337,9 +319,7 @@ pub async fn reusing_an_event_id_in_a_different_append_is_refused(t: Box<dyn Tes
 /// Refused appends leave the log exactly as it was.
 pub async fn a_refused_append_stores_nothing(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::Any, events(1))
-        .await
-        .unwrap();
+    ok(&log, "a", ExpectedVersion::Any, 1).await;
     let before = all(&log).await;
     let err = log
         .append(&stream("a"), ExpectedVersion::Any, Vec::new())
@@ -360,14 +340,9 @@ pub async fn a_refused_append_stores_nothing(t: Box<dyn TestLog>) {
         matches!(err, AppendError::InvalidEvent { index: 1, .. }),
         "{err:?}"
     );
-    log.append(&stream("a"), ExpectedVersion::NoStream, events(2))
-        .await
-        .unwrap_err();
+    refused(&log, "a", ExpectedVersion::NoStream, 2).await;
     assert_eq!(all(&log).await, before);
-    let next = log
-        .append(&stream("a"), ExpectedVersion::Exact(1), events(1))
-        .await
-        .unwrap();
+    let next = ok(&log, "a", ExpectedVersion::Exact(1), 1).await;
     assert_eq!(next.first_position, Position(2));
 }
 
@@ -375,12 +350,8 @@ pub async fn a_refused_append_stores_nothing(t: Box<dyn TestLog>) {
 pub async fn reading_a_stream_pages_by_version(t: Box<dyn TestLog>) {
     let log = t.log();
     for _ in 0..5 {
-        log.append(&stream("a"), ExpectedVersion::Any, events(1))
-            .await
-            .unwrap();
-        log.append(&stream("a-longer"), ExpectedVersion::Any, events(1))
-            .await
-            .unwrap();
+        ok(&log, "a", ExpectedVersion::Any, 1).await;
+        ok(&log, "a-longer", ExpectedVersion::Any, 1).await;
     }
     let page = log.read_stream(&stream("a"), 1, 2).await.unwrap();
     let versions: Vec<u64> = page.iter().map(|e| e.stream_version).collect();
@@ -483,9 +454,7 @@ pub async fn a_subscription_catches_up_then_goes_live_without_gap_or_duplicate(
 ) {
     let log = t.log();
     for _ in 0..50 {
-        log.append(&stream("before"), ExpectedVersion::Any, events(2))
-            .await
-            .unwrap();
+        ok(&log, "before", ExpectedVersion::Any, 2).await;
     }
     let mut subscription = log.subscribe(Position::START);
     let writers = tokio::spawn({
@@ -507,16 +476,12 @@ pub async fn a_subscription_catches_up_then_goes_live_without_gap_or_duplicate(
 /// `after` is exclusive: a subscription from position p starts at p + 1.
 pub async fn a_subscription_can_start_in_the_middle_of_the_log(t: Box<dyn TestLog>) {
     let log = t.log();
-    log.append(&stream("a"), ExpectedVersion::Any, events(10))
-        .await
-        .unwrap();
+    ok(&log, "a", ExpectedVersion::Any, 10).await;
     let mut subscription = log.subscribe(Position(6));
     let seen = collect(&mut subscription, 4).await;
     let positions: Vec<u64> = seen.iter().map(|e| e.position.0).collect();
     assert_eq!(positions, [7, 8, 9, 10]);
-    log.append(&stream("a"), ExpectedVersion::Any, events(1))
-        .await
-        .unwrap();
+    ok(&log, "a", ExpectedVersion::Any, 1).await;
     assert_eq!(
         collect(&mut subscription, 1).await[0].position,
         Position(11)
@@ -540,30 +505,20 @@ pub async fn a_lagging_subscriber_still_receives_every_event(t: Box<dyn TestLog>
 pub async fn a_reopened_log_keeps_its_events_heads_and_chain(mut t: Box<dyn TestLog>) {
     let before = {
         let log = t.log();
-        log.append(&stream("a"), ExpectedVersion::Any, events(3))
-            .await
-            .unwrap();
-        log.append(&stream("b"), ExpectedVersion::Any, events(2))
-            .await
-            .unwrap();
+        ok(&log, "a", ExpectedVersion::Any, 3).await;
+        ok(&log, "b", ExpectedVersion::Any, 2).await;
         all(&log).await
     };
     t.reopen().await;
     let log = t.log();
     assert_eq!(all(&log).await, before);
     assert_eq!(log.head().await.unwrap(), Position(5));
-    let err = log
-        .append(&stream("a"), ExpectedVersion::Exact(2), events(1))
-        .await
-        .unwrap_err();
+    let err = refused(&log, "a", ExpectedVersion::Exact(2), 1).await;
     assert!(
         matches!(err, AppendError::Conflict { actual: 3, .. }),
         "{err:?}"
     );
-    let next = log
-        .append(&stream("a"), ExpectedVersion::Exact(3), events(1))
-        .await
-        .unwrap();
+    let next = ok(&log, "a", ExpectedVersion::Exact(3), 1).await;
     assert_eq!((next.first_position, next.stream_version), (Position(6), 4));
     let retry = log
         .append(
