@@ -1,5 +1,45 @@
-//! Pure decisions of tahc: `decide(&State, Command) -> Result<Vec<Event>, DomainError>`
-//! and `evolve(State, &Event) -> State` for conversations, visitors, contacts
-//! and workspaces. No I/O, no async: everything here is a function over plain
-//! data. The rules arrive with the domain issue; the crate exists now so that
-//! the dependency direction of the layout holds from the start.
+//! Pure decisions of tahc.
+//!
+//! Every aggregate is two functions over plain data:
+//! `decide(&State, Command) -> Result<Vec<Event>, DomainError>` says what
+//! happens when a command meets the current state, and
+//! `evolve(State, &Event) -> State` folds what happened into the state. No
+//! I/O, no clocks, no async: what a decision needs from elsewhere (the time,
+//! the workspace's AI threshold, whether a visitor is blocked) arrives inside
+//! the command as facts the application looked up.
+//!
+//! [`harness`] tests them the way people describe rules:
+//! `given(events).when(command).then(events)`.
+
+pub mod conversation;
+mod error;
+pub mod harness;
+
+pub use error::{DomainError, ErrorCode};
+
+use tahc_events::Event;
+
+/// An aggregate: the state of one stream and the rules that change it.
+pub trait Aggregate {
+    /// What the aggregate remembers; `Default` is "no such stream yet".
+    type State: Default + Clone + std::fmt::Debug;
+    /// What callers ask of it.
+    type Command;
+
+    /// The events a command causes, or why it is refused. An empty list
+    /// means "nothing to do" (e.g. an idempotent repeat).
+    fn decide(state: &Self::State, command: Self::Command) -> Result<Vec<Event>, DomainError>;
+
+    /// The state after one more event. Events that do not concern the
+    /// aggregate leave it unchanged.
+    fn evolve(state: Self::State, event: &Event) -> Self::State;
+
+    /// The state after a history of events.
+    fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self::State {
+        events
+            .into_iter()
+            .fold(Self::State::default(), |state, event| {
+                Self::evolve(state, event)
+            })
+    }
+}
