@@ -44,6 +44,8 @@ pub struct ContactMerged {
 pub struct ContactNoteAdded {
     /// The note.
     pub note_id: Uuid,
+    /// The agent who wrote it (only they or an admin may change it).
+    pub author_id: Uuid,
     /// Its text.
     pub body: Personal,
 }

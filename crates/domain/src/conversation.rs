@@ -20,7 +20,7 @@ use tahc_events::{
 };
 use uuid::Uuid;
 
-use crate::{Aggregate, DomainError};
+use crate::{Aggregate, DomainError, text};
 
 /// Longest message body accepted, in characters.
 pub const MAX_BODY_CHARS: usize = 10_000;
@@ -717,17 +717,7 @@ fn status_change(from: ConversationStatus, to: ConversationStatus) -> Option<Eve
 }
 
 fn checked_body(body: String) -> Result<String, DomainError> {
-    if body.trim().is_empty() {
-        return Err(DomainError::invalid("body", "must not be empty"));
-    }
-    let chars = body.chars().count();
-    if chars > MAX_BODY_CHARS {
-        return Err(DomainError::invalid(
-            "body",
-            format!("is {chars} characters; at most {MAX_BODY_CHARS} are allowed"),
-        ));
-    }
-    Ok(body)
+    text::verbatim(body, "body", MAX_BODY_CHARS)
 }
 
 fn message(

@@ -12,9 +12,13 @@
 //! `given(events).when(command).then(events)`.
 
 pub mod conversation;
+mod email;
 mod error;
 pub mod harness;
+mod text;
+pub mod visitor;
 
+pub use email::{Email, MAX_EMAIL_LEN};
 pub use error::{DomainError, ErrorCode};
 
 use tahc_events::Event;
