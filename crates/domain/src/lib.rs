@@ -11,6 +11,7 @@
 //! [`harness`] tests them the way people describe rules:
 //! `given(events).when(command).then(events)`.
 
+pub mod contact;
 pub mod conversation;
 mod email;
 mod error;
