@@ -18,6 +18,7 @@ mod error;
 pub mod harness;
 mod text;
 pub mod visitor;
+pub mod workspace;
 
 pub use email::{Email, MAX_EMAIL_LEN};
 pub use error::{DomainError, ErrorCode};
