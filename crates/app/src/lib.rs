@@ -1,3 +1,22 @@
-//! The application layer of tahc: loads a stream, runs the domain decision,
-//! appends with optimistic concurrency, and runs the process managers.
-//! Filled by the domain and application issue.
+//! The application layer of tahc: it runs the domain's decisions against
+//! the log for authenticated principals.
+//!
+//! [`Aggregates`] loads a stream, folds it, decides, and appends with the
+//! version it loaded, retrying on conflicts. [`permission`] is the one table
+//! of who may do what; [`Principal`] is who is asking, always inside one
+//! workspace, and a stream of another workspace is never found.
+
+mod aggregates;
+pub mod api_key;
+mod clock;
+mod commands;
+mod error;
+pub mod permission;
+mod principal;
+
+pub use aggregates::{Aggregates, Context, EventIds, Executed, Loaded};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, SendMessage, stream};
+pub use error::AppError;
+pub use permission::{Action, allows};
+pub use principal::{Principal, PrincipalKind};

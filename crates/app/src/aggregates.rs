@@ -1,0 +1,192 @@
+//! Running a domain decision against the log: load the stream, fold it,
+//! decide, append with the version that was loaded, and on a conflict do it
+//! all again (bounded, with jitter).
+
+use std::time::Duration;
+
+use rand::Rng;
+use tahc_domain::Aggregate;
+use tahc_events::{Event, EventMeta, NewEvent, StreamId};
+use tahc_store::{AppendError, Appended, ExpectedVersion, SharedLog};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// How many times a command is decided again after losing a race.
+const ATTEMPTS: u32 = 8;
+
+/// Events read per page while loading a stream.
+const PAGE: usize = 512;
+
+/// An aggregate as loaded from its stream.
+#[derive(Debug, Clone)]
+pub struct Loaded<S> {
+    /// Its state.
+    pub state: S,
+    /// The version of its last event (0: no stream).
+    pub version: u64,
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub struct Executed<S> {
+    /// The state after the command.
+    pub state: S,
+    /// The events it caused (empty: nothing to do).
+    pub events: Vec<Event>,
+    /// Where they landed, when there were any.
+    pub appended: Option<Appended>,
+}
+
+/// How the events of a command get their ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventIds {
+    /// Fresh UUID v7s.
+    Fresh,
+    /// Derived from a seed (the triggering event's id): running the same
+    /// reaction twice appends nothing twice, because the log treats a
+    /// repeated id as the same append.
+    DerivedFrom(Uuid),
+}
+
+/// Who, when and why, for the events of one command.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The envelope fields every event shares.
+    pub meta: EventMeta,
+    /// How event ids are chosen.
+    pub ids: EventIds,
+}
+
+/// Loads and changes aggregates in the log.
+#[derive(Clone)]
+pub struct Aggregates {
+    log: SharedLog,
+}
+
+impl Aggregates {
+    /// Over a log.
+    #[must_use]
+    pub fn new(log: SharedLog) -> Self {
+        Aggregates { log }
+    }
+
+    /// The log underneath.
+    #[must_use]
+    pub fn log(&self) -> &SharedLog {
+        &self.log
+    }
+
+    /// Loads the aggregate of `stream` in `workspace_id`. A stream of another
+    /// workspace is `NotFound`, exactly like a stream that does not exist,
+    /// so its existence never leaks and nothing is ever written into it.
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        workspace_id: Uuid,
+    ) -> Result<Loaded<A::State>, AppError> {
+        let mut state = A::State::default();
+        let mut version = 0;
+        loop {
+            let page = self.log.read_stream(stream, version, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            let last_version = last.stream_version;
+            for recorded in page {
+                if recorded.workspace_id != workspace_id {
+                    return Err(AppError::NotFound {
+                        what: category_name(stream),
+                    });
+                }
+                let event = recorded.decode().map_err(|source| AppError::Decode {
+                    position: recorded.position,
+                    source,
+                })?;
+                state = A::evolve(state, &event);
+            }
+            version = last_version;
+        }
+        Ok(Loaded { state, version })
+    }
+
+    /// Decides `command` (built from the current state, so that a retry
+    /// decides afresh) and appends its events, retrying on conflicts.
+    pub async fn execute<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        context: &Context,
+        mut command: impl FnMut(&A::State) -> Result<A::Command, AppError>,
+    ) -> Result<Executed<A::State>, AppError> {
+        for attempt in 0..ATTEMPTS {
+            let loaded = self.load::<A>(stream, context.meta.workspace_id).await?;
+            let events = A::decide(&loaded.state, command(&loaded.state)?)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    state: loaded.state,
+                    events,
+                    appended: None,
+                });
+            }
+            let new_events = encode(stream, &events, context)?;
+            let expected = match loaded.version {
+                0 => ExpectedVersion::NoStream,
+                version => ExpectedVersion::Exact(version),
+            };
+            match self.log.append(stream, expected, new_events).await {
+                Ok(appended) => {
+                    let state = events.iter().fold(loaded.state, A::evolve);
+                    return Ok(Executed {
+                        state,
+                        events,
+                        appended: Some(appended),
+                    });
+                }
+                Err(AppendError::Conflict { .. }) => {
+                    let ceiling = 1u64 << attempt.min(6);
+                    let pause = rand::rng().random_range(0..=ceiling);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention {
+            stream: stream.clone(),
+        })
+    }
+}
+
+fn encode(
+    stream: &StreamId,
+    events: &[Event],
+    context: &Context,
+) -> Result<Vec<NewEvent>, AppError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let id = match context.ids {
+                EventIds::Fresh => Uuid::now_v7(),
+                EventIds::DerivedFrom(seed) => derived_id(seed, stream, index),
+            };
+            Ok(NewEvent::encode_with_id(id, event, &context.meta)?)
+        })
+        .collect()
+}
+
+/// A stable id for the `index`th event a reaction to `seed` appends to
+/// `stream`.
+fn derived_id(seed: Uuid, stream: &StreamId, index: usize) -> Uuid {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(seed.as_bytes());
+    hasher.update(stream.as_str().as_bytes());
+    hasher.update(&(index as u64).to_be_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_bytes()[..16]);
+    Uuid::new_v8(bytes)
+}
+
+fn category_name(stream: &StreamId) -> &'static str {
+    stream
+        .parse()
+        .map_or("stream", |(category, _)| category.prefix())
+}

@@ -1,0 +1,111 @@
+//! The service's commands, one method per mutation of the API. Each checks
+//! the permission table, gathers the facts its decision needs from other
+//! aggregates, and executes the decision against the log.
+
+mod contacts;
+mod conversations;
+mod visitors;
+mod workspaces;
+
+use std::sync::Arc;
+
+use tahc_domain::Aggregate;
+use tahc_domain::workspace::{Workspace, WorkspaceState};
+use tahc_events::{EventMeta, StreamCategory, StreamId};
+use uuid::Uuid;
+
+use crate::aggregates::{Aggregates, Context, EventIds};
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::permission::{Action, allows};
+use crate::principal::Principal;
+
+pub use contacts::ContactNoteRef;
+pub use conversations::SendMessage;
+pub use workspaces::{CreatedWorkspace, IssuedAgent};
+
+/// Every command of the service.
+#[derive(Clone)]
+pub struct Commands {
+    aggregates: Aggregates,
+    clock: Arc<dyn Clock>,
+}
+
+impl Commands {
+    /// Commands over `aggregates`, reading time from `clock`.
+    pub fn new(aggregates: Aggregates, clock: Arc<dyn Clock>) -> Self {
+        Commands { aggregates, clock }
+    }
+
+    /// The aggregates underneath, for reads.
+    #[must_use]
+    pub fn aggregates(&self) -> &Aggregates {
+        &self.aggregates
+    }
+
+    /// The context of one request by `principal`.
+    fn context(&self, principal: &Principal) -> Context {
+        Context {
+            meta: EventMeta {
+                actor: principal.actor(),
+                workspace_id: principal.workspace_id,
+                occurred_at: self.clock.now(),
+                correlation_id: Some(Uuid::now_v7()),
+                causation_id: None,
+            },
+            ids: EventIds::Fresh,
+        }
+    }
+
+    /// Fails with `Forbidden` unless the table allows `action`.
+    fn require(principal: &Principal, action: Action) -> Result<(), AppError> {
+        if allows(principal, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden { action })
+        }
+    }
+
+    /// The principal's workspace, which must exist.
+    async fn workspace(&self, workspace_id: Uuid) -> Result<WorkspaceState, AppError> {
+        let loaded = self
+            .aggregates
+            .load::<Workspace>(
+                &stream(StreamCategory::Workspace, workspace_id),
+                workspace_id,
+            )
+            .await?;
+        if loaded.state.exists {
+            Ok(loaded.state)
+        } else {
+            Err(AppError::NotFound { what: "workspace" })
+        }
+    }
+
+    /// An aggregate of the principal's workspace that must exist.
+    async fn existing<A: Aggregate>(
+        &self,
+        principal: &Principal,
+        category: StreamCategory,
+        id: Uuid,
+        exists: impl Fn(&A::State) -> bool,
+    ) -> Result<A::State, AppError> {
+        let loaded = self
+            .aggregates
+            .load::<A>(&stream(category, id), principal.workspace_id)
+            .await?;
+        if exists(&loaded.state) {
+            Ok(loaded.state)
+        } else {
+            Err(AppError::NotFound {
+                what: category.prefix(),
+            })
+        }
+    }
+}
+
+/// The stream of an aggregate.
+#[must_use]
+pub fn stream(category: StreamCategory, id: Uuid) -> StreamId {
+    StreamId::of(category, id)
+}

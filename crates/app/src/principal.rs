@@ -1,0 +1,86 @@
+//! Who is asking: a team member with a role, or a website visitor, always
+//! inside one workspace.
+
+use tahc_events::{Actor, ActorKind, Role};
+use uuid::Uuid;
+
+/// The caller of a command, as authenticated by the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Principal {
+    /// The one workspace the caller belongs to.
+    pub workspace_id: Uuid,
+    /// Team member or visitor.
+    pub kind: PrincipalKind,
+}
+
+/// The kind of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// A team member with an API key.
+    Team {
+        /// Their agent id.
+        agent_id: Uuid,
+        /// Their role.
+        role: Role,
+    },
+    /// A website visitor with a widget token.
+    Visitor {
+        /// The visitor.
+        visitor_id: Uuid,
+    },
+}
+
+impl Principal {
+    /// A team member.
+    #[must_use]
+    pub fn team(workspace_id: Uuid, agent_id: Uuid, role: Role) -> Self {
+        Principal {
+            workspace_id,
+            kind: PrincipalKind::Team { agent_id, role },
+        }
+    }
+
+    /// A visitor.
+    #[must_use]
+    pub fn visitor(workspace_id: Uuid, visitor_id: Uuid) -> Self {
+        Principal {
+            workspace_id,
+            kind: PrincipalKind::Visitor { visitor_id },
+        }
+    }
+
+    /// The role, for team members.
+    #[must_use]
+    pub fn role(&self) -> Option<Role> {
+        match self.kind {
+            PrincipalKind::Team { role, .. } => Some(role),
+            PrincipalKind::Visitor { .. } => None,
+        }
+    }
+
+    /// The agent id, for team members.
+    #[must_use]
+    pub fn agent_id(&self) -> Option<Uuid> {
+        match self.kind {
+            PrincipalKind::Team { agent_id, .. } => Some(agent_id),
+            PrincipalKind::Visitor { .. } => None,
+        }
+    }
+
+    /// The actor recorded on the events this principal causes.
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        match self.kind {
+            PrincipalKind::Team { agent_id, role } => Actor::new(
+                match role {
+                    Role::Admin => ActorKind::Admin,
+                    Role::Agent => ActorKind::Agent,
+                    Role::Bot => ActorKind::Bot,
+                    Role::Auditor => ActorKind::Auditor,
+                },
+                agent_id,
+            ),
+            PrincipalKind::Visitor { visitor_id } => Actor::new(ActorKind::Visitor, visitor_id),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! A workspace with one member of every role, a visitor with a conversation
+//! and a contact, on a real sled log in a temporary directory.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use tahc_app::{Aggregates, Commands, Context, EventIds, ManualClock, Principal, stream};
+use tahc_domain::contact::{Command as ContactCommand, Contact};
+use tahc_events::{Actor, EventMeta, Role, StreamCategory};
+use tahc_store::{SharedLog, SledLog};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub struct Team {
+    pub admin: Principal,
+    pub agent: Principal,
+    pub bot: Principal,
+    pub auditor: Principal,
+}
+
+pub struct World {
+    pub dir: TempDir,
+    pub log: SledLog,
+    pub clock: Arc<ManualClock>,
+    pub commands: Commands,
+    pub workspace_id: Uuid,
+    pub team: Team,
+    pub visitor: Principal,
+    pub visitor_id: Uuid,
+    pub conversation_id: Uuid,
+    pub contact_id: Uuid,
+}
+
+pub fn commands_over(log: &SledLog, clock: Arc<ManualClock>) -> Commands {
+    let shared: SharedLog = Arc::new(log.clone());
+    Commands::new(Aggregates::new(shared), clock)
+}
+
+/// A second workspace on the same log, with its admin.
+pub async fn other_workspace(commands: &Commands) -> Principal {
+    commands
+        .create_workspace(
+            "Other".into(),
+            "Eve".into(),
+            "eve@other.example".into(),
+            None,
+        )
+        .await
+        .unwrap()
+        .admin
+}
+
+impl World {
+    pub async fn new() -> World {
+        let dir = TempDir::new().unwrap();
+        let log = SledLog::open(dir.path()).unwrap();
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap(),
+        ));
+        let commands = commands_over(&log, clock.clone());
+        let created = commands
+            .create_workspace("Acme".into(), "Ada".into(), "ada@acme.example".into(), None)
+            .await
+            .unwrap();
+        let admin = created.admin;
+        let member = |role| {
+            let commands = commands.clone();
+            async move {
+                let email = format!("{role:?}@acme.example").to_lowercase();
+                let issued = commands
+                    .add_agent(&admin, format!("{role:?}"), email, role)
+                    .await
+                    .unwrap();
+                Principal::team(admin.workspace_id, issued.agent_id, role)
+            }
+        };
+        let team = Team {
+            admin,
+            agent: member(Role::Agent).await,
+            bot: member(Role::Bot).await,
+            auditor: member(Role::Auditor).await,
+        };
+        let visitor = commands.new_visitor(created.workspace_id).await.unwrap();
+        let tahc_app::PrincipalKind::Visitor { visitor_id } = visitor.kind else {
+            unreachable!()
+        };
+        let (conversation_id, _) = commands
+            .start_conversation(&visitor, None, "Hello, where is my order?".into())
+            .await
+            .unwrap();
+        let contact_id = Uuid::now_v7();
+        let context = Context {
+            meta: EventMeta {
+                actor: Actor::system(),
+                workspace_id: created.workspace_id,
+                occurred_at: Utc::now(),
+                correlation_id: None,
+                causation_id: None,
+            },
+            ids: EventIds::Fresh,
+        };
+        commands
+            .aggregates()
+            .execute::<Contact>(
+                &stream(StreamCategory::Contact, contact_id),
+                &context,
+                |_| {
+                    Ok(ContactCommand::Create {
+                        email: "grace@example.com".into(),
+                        name: Some("Grace".into()),
+                        visitor_id: Some(visitor_id),
+                        email_taken: false,
+                    })
+                },
+            )
+            .await
+            .unwrap();
+        World {
+            dir,
+            log,
+            clock,
+            commands,
+            workspace_id: created.workspace_id,
+            team,
+            visitor,
+            visitor_id,
+            conversation_id,
+            contact_id,
+        }
+    }
+}
