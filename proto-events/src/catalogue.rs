@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::contact::*;
 use crate::conversation::*;
+use crate::email::*;
 use crate::visitor::*;
 use crate::workspace::*;
 
@@ -20,15 +21,18 @@ pub enum StreamCategory {
     Contact,
     /// `conversation-<id>`: one conversation.
     Conversation,
+    /// `email-<keyed hash>`: who holds an email address in a workspace.
+    Email,
 }
 
 impl StreamCategory {
     /// Every category.
-    pub const ALL: [StreamCategory; 4] = [
+    pub const ALL: [StreamCategory; 5] = [
         StreamCategory::Workspace,
         StreamCategory::Visitor,
         StreamCategory::Contact,
         StreamCategory::Conversation,
+        StreamCategory::Email,
     ];
 
     /// The stream id prefix.
@@ -39,6 +43,7 @@ impl StreamCategory {
             StreamCategory::Visitor => "visitor",
             StreamCategory::Contact => "contact",
             StreamCategory::Conversation => "conversation",
+            StreamCategory::Email => "email",
         }
     }
 
@@ -216,6 +221,12 @@ catalogue! {
             "The service asked the visitor for an email; the next email typed identifies them.";
         ConversationContactLinked = "conversation.contact_linked", v 1,
             "The conversation now belongs to a contact.";
+    }
+    Email {
+        EmailClaimed = "email.claimed", v 1,
+            "An email address, known to the log only by a keyed hash in the stream id, now belongs to a contact.";
+        EmailReleased = "email.released", v 1,
+            "A contact gave an email address up (changed it, or was erased or merged); someone new may claim it.";
     }
 }
 

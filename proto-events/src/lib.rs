@@ -12,6 +12,7 @@
 mod catalogue;
 mod contact;
 mod conversation;
+mod email;
 mod envelope;
 mod personal;
 pub mod upcast;
@@ -22,6 +23,7 @@ mod workspace;
 pub use catalogue::{CATALOGUE, Event, EventSpec, StreamCategory, spec};
 pub use contact::*;
 pub use conversation::*;
+pub use email::*;
 pub use envelope::{
     Actor, ActorKind, EventMeta, InvalidStreamId, NewEvent, Payload, Position, RecordedEvent,
     StreamId,

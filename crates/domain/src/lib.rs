@@ -14,6 +14,7 @@
 pub mod contact;
 pub mod conversation;
 mod email;
+pub mod email_claim;
 mod error;
 pub mod harness;
 mod text;

@@ -1,5 +1,4 @@
-//! Contact commands: notes and custom fields. (Identification and email
-//! changes need the workspace-wide email claims and arrive with them.)
+//! Contact commands: notes and custom fields.
 
 use serde_json::Value;
 use tahc_domain::contact::{Command, Contact, ContactState, Editor};
@@ -114,8 +113,7 @@ impl Commands {
         contact_id: Uuid,
         command: Command,
     ) -> Result<Executed<ContactState>, AppError> {
-        self.existing::<Contact>(principal, StreamCategory::Contact, contact_id, |s| s.exists)
-            .await?;
+        self.contact(principal, contact_id).await?;
         self.aggregates
             .execute::<Contact>(
                 &stream(StreamCategory::Contact, contact_id),

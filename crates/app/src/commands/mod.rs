@@ -4,6 +4,7 @@
 
 mod contacts;
 mod conversations;
+mod identity;
 mod visitors;
 mod workspaces;
 
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::aggregates::{Aggregates, Context, EventIds};
 use crate::clock::Clock;
+use crate::email_key::EmailKey;
 use crate::error::AppError;
 use crate::permission::{Action, allows};
 use crate::principal::Principal;
@@ -29,12 +31,18 @@ pub use workspaces::{CreatedWorkspace, IssuedAgent};
 pub struct Commands {
     aggregates: Aggregates,
     clock: Arc<dyn Clock>,
+    email_key: EmailKey,
 }
 
 impl Commands {
-    /// Commands over `aggregates`, reading time from `clock`.
-    pub fn new(aggregates: Aggregates, clock: Arc<dyn Clock>) -> Self {
-        Commands { aggregates, clock }
+    /// Commands over `aggregates`, reading time from `clock` and hashing
+    /// email addresses into claim ids with `email_key`.
+    pub fn new(aggregates: Aggregates, clock: Arc<dyn Clock>, email_key: EmailKey) -> Self {
+        Commands {
+            aggregates,
+            clock,
+            email_key,
+        }
     }
 
     /// The aggregates underneath, for reads.

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use tahc_app::{Aggregates, Commands, Context, EventIds, ManualClock, Principal, stream};
-use tahc_domain::contact::{Command as ContactCommand, Contact};
-use tahc_events::{Actor, EventMeta, Role, StreamCategory};
+use tahc_app::{Aggregates, Commands, EmailKey, ManualClock, Principal};
+use tahc_events::Role;
 use tahc_store::{SharedLog, SledLog};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -35,7 +34,11 @@ pub struct World {
 
 pub fn commands_over(log: &SledLog, clock: Arc<ManualClock>) -> Commands {
     let shared: SharedLog = Arc::new(log.clone());
-    Commands::new(Aggregates::new(shared), clock)
+    Commands::new(
+        Aggregates::new(shared),
+        clock,
+        EmailKey::from_bytes([7; 32]),
+    )
 }
 
 /// A second workspace on the same log, with its admin.
@@ -90,30 +93,12 @@ impl World {
             .start_conversation(&visitor, None, "Hello, where is my order?".into())
             .await
             .unwrap();
-        let contact_id = Uuid::now_v7();
-        let context = Context {
-            meta: EventMeta {
-                actor: Actor::system(),
-                workspace_id: created.workspace_id,
-                occurred_at: Utc::now(),
-                correlation_id: None,
-                causation_id: None,
-            },
-            ids: EventIds::Fresh,
-        };
-        commands
-            .aggregates()
-            .execute::<Contact>(
-                &stream(StreamCategory::Contact, contact_id),
-                &context,
-                |_| {
-                    Ok(ContactCommand::Create {
-                        email: "grace@example.com".into(),
-                        name: Some("Grace".into()),
-                        visitor_id: Some(visitor_id),
-                        email_taken: false,
-                    })
-                },
+        let (contact_id, _) = commands
+            .identify_visitor(
+                &visitor,
+                None,
+                "grace@example.com".into(),
+                Some("Grace".into()),
             )
             .await
             .unwrap();

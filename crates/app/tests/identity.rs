@@ -1,0 +1,218 @@
+//! Identification: one live contact per address and workspace, whatever the
+//! case, the races, the edits and the erasures.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tahc_app::AppError;
+use tahc_domain::DomainError;
+use tahc_store::LogReader;
+
+use support::{World, other_workspace};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_visitor_with_the_same_address_joins_the_same_contact() {
+    let world = World::new().await;
+    let other = world
+        .commands
+        .new_visitor(world.workspace_id)
+        .await
+        .unwrap();
+    let (contact_id, contact) = world
+        .commands
+        .identify_visitor(&other, None, " GRACE@example.com ".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(contact_id, world.contact_id);
+    assert_eq!(contact.visitors.len(), 2);
+    assert_eq!(contact.name.as_deref(), Some("Grace"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn visitors_racing_for_a_new_address_end_up_in_one_contact() {
+    let world = Arc::new(World::new().await);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let world = world.clone();
+            tokio::spawn(async move {
+                let visitor = world
+                    .commands
+                    .new_visitor(world.workspace_id)
+                    .await
+                    .unwrap();
+                world
+                    .commands
+                    .identify_visitor(&visitor, None, "race@example.com".into(), None)
+                    .await
+                    .unwrap()
+                    .0
+            })
+        })
+        .collect();
+    let mut contacts = HashSet::new();
+    for task in tasks {
+        contacts.insert(task.await.unwrap());
+    }
+    assert_eq!(contacts.len(), 1, "one address, one contact");
+    let contact_id = *contacts.iter().next().unwrap();
+    let contact = world
+        .commands
+        .update_contact(&world.team.agent, contact_id, None, None)
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(contact.visitors.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_address_in_two_workspaces_is_two_contacts() {
+    let world = World::new().await;
+    let stranger = other_workspace(&world.commands).await;
+    let visitor = world
+        .commands
+        .new_visitor(stranger.workspace_id)
+        .await
+        .unwrap();
+    let (contact_id, _) = world
+        .commands
+        .identify_visitor(&visitor, None, "grace@example.com".into(), None)
+        .await
+        .unwrap();
+    assert_ne!(contact_id, world.contact_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_held_by_another_contact_is_taken_and_a_freed_one_is_reusable() {
+    let world = World::new().await;
+    let c = &world.commands;
+    let ada = c.new_visitor(world.workspace_id).await.unwrap();
+    let (ada_contact, _) = c
+        .identify_visitor(&ada, None, "ada@example.com".into(), None)
+        .await
+        .unwrap();
+    let err = c
+        .update_contact(
+            &world.team.agent,
+            ada_contact,
+            None,
+            Some("Grace@Example.com".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Domain(DomainError::Taken { field: "email" })),
+        "{err}"
+    );
+    let moved = c
+        .update_contact(
+            &world.team.agent,
+            ada_contact,
+            None,
+            Some("ada@newmail.example".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.state.email.as_deref(), Some("ada@newmail.example"));
+    // The old address is free again: someone new gets a new contact.
+    let newcomer = c.new_visitor(world.workspace_id).await.unwrap();
+    let (fresh, _) = c
+        .identify_visitor(&newcomer, None, "ada@example.com".into(), None)
+        .await
+        .unwrap();
+    assert_ne!(fresh, ada_contact);
+    // And the new address leads to Ada's contact.
+    let (found, _) = c
+        .identify_visitor(
+            &world.team.agent,
+            Some(world.visitor_id),
+            "ada@newmail.example".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, ada_contact);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_erasure_the_address_belongs_to_whoever_gives_it_next() {
+    let world = World::new().await;
+    let c = &world.commands;
+    let erased = c
+        .erase_contact(&world.team.admin, world.contact_id)
+        .await
+        .unwrap();
+    assert!(erased.state.erased);
+    let newcomer = c.new_visitor(world.workspace_id).await.unwrap();
+    let (fresh, contact) = c
+        .identify_visitor(&newcomer, None, "grace@example.com".into(), None)
+        .await
+        .unwrap();
+    assert_ne!(fresh, world.contact_id);
+    assert_eq!(contact.email.as_deref(), Some("grace@example.com"));
+    let err = c
+        .update_contact(
+            &world.team.admin,
+            world.contact_id,
+            Some("Grace".into()),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Domain(DomainError::InvalidTransition { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_identifications_change_nothing() {
+    let world = World::new().await;
+    let c = &world.commands;
+    let head = world.log.head().await.unwrap();
+    let err = c
+        .identify_visitor(&world.visitor, None, "not an email".into(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Domain(DomainError::Invalid { field: "email", .. })
+        ),
+        "{err}"
+    );
+    let err = c
+        .identify_visitor(&world.team.agent, None, "x@example.com".into(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Domain(DomainError::Invalid {
+                field: "visitorId",
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(world.log.head().await.unwrap(), head);
+
+    c.block_visitor(&world.team.agent, world.visitor_id, None)
+        .await
+        .unwrap();
+    let head = world.log.head().await.unwrap();
+    let err = c
+        .identify_visitor(&world.visitor, None, "blocked@example.com".into(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Domain(DomainError::Blocked)),
+        "{err}"
+    );
+    assert_eq!(
+        world.log.head().await.unwrap(),
+        head,
+        "no claim, no contact"
+    );
+}
