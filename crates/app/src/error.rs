@@ -46,6 +46,9 @@ pub enum AppError {
         /// Why.
         source: DecodeError,
     },
+    /// A view or a process manager's memory failed.
+    #[error("view storage: {0}")]
+    View(String),
     /// A payload could not be encoded (a bug, never user input).
     #[error("cannot encode an event: {0}")]
     Encode(#[from] serde_json::Error),

@@ -14,6 +14,7 @@ mod email_key;
 mod error;
 pub mod permission;
 mod principal;
+pub mod process;
 
 pub use aggregates::{Aggregates, Context, EventIds, Executed, Loaded};
 pub use clock::{Clock, ManualClock, SystemClock};

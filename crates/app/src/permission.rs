@@ -124,6 +124,7 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
     let rule = table(action);
     match principal.kind {
         PrincipalKind::Visitor { .. } => rule.visitor,
+        PrincipalKind::System => true,
         PrincipalKind::Team { role, .. } => match role {
             Role::Admin => rule.admin,
             Role::Agent => rule.agent,

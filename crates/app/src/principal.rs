@@ -28,6 +28,9 @@ pub enum PrincipalKind {
         /// The visitor.
         visitor_id: Uuid,
     },
+    /// The service itself: process managers reacting to the log. Never
+    /// derived from a credential, so no caller of the API can act as it.
+    System,
 }
 
 impl Principal {
@@ -49,12 +52,21 @@ impl Principal {
         }
     }
 
+    /// The service itself, acting in a workspace.
+    #[must_use]
+    pub fn system(workspace_id: Uuid) -> Self {
+        Principal {
+            workspace_id,
+            kind: PrincipalKind::System,
+        }
+    }
+
     /// The role, for team members.
     #[must_use]
     pub fn role(&self) -> Option<Role> {
         match self.kind {
             PrincipalKind::Team { role, .. } => Some(role),
-            PrincipalKind::Visitor { .. } => None,
+            PrincipalKind::Visitor { .. } | PrincipalKind::System => None,
         }
     }
 
@@ -63,7 +75,7 @@ impl Principal {
     pub fn agent_id(&self) -> Option<Uuid> {
         match self.kind {
             PrincipalKind::Team { agent_id, .. } => Some(agent_id),
-            PrincipalKind::Visitor { .. } => None,
+            PrincipalKind::Visitor { .. } | PrincipalKind::System => None,
         }
     }
 
@@ -81,6 +93,7 @@ impl Principal {
                 agent_id,
             ),
             PrincipalKind::Visitor { visitor_id } => Actor::new(ActorKind::Visitor, visitor_id),
+            PrincipalKind::System => Actor::system(),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct VisitorState {
     pub blocked: bool,
     /// The contact the visitor is known as.
     pub contact_id: Option<Uuid>,
+    /// The email it gave.
+    pub email: Option<String>,
+    /// The name it gave.
+    pub name: Option<String>,
 }
 
 /// What can be asked of a visitor.
@@ -74,6 +78,12 @@ impl Aggregate for Visitor {
                 }
                 let email = Email::parse(&email, "email")?;
                 let name = text::optional(name, "name", MAX_NAME_CHARS)?;
+                let known = state.contact_id == Some(contact_id)
+                    && state.email.as_deref() == Some(email.as_str())
+                    && (name.is_none() || name == state.name);
+                if known {
+                    return Ok(Vec::new());
+                }
                 Ok(vec![
                     VisitorIdentified {
                         contact_id,
@@ -98,7 +108,13 @@ impl Aggregate for Visitor {
     fn evolve(mut state: VisitorState, event: &Event) -> VisitorState {
         match event {
             Event::VisitorFirstSeen(_) => state.seen = true,
-            Event::VisitorIdentified(e) => state.contact_id = Some(e.contact_id),
+            Event::VisitorIdentified(e) => {
+                state.contact_id = Some(e.contact_id);
+                state.email = e.email.as_plain().map(str::to_owned);
+                if let Some(name) = &e.name {
+                    state.name = name.as_plain().map(str::to_owned);
+                }
+            }
             Event::VisitorBlocked(_) => state.blocked = true,
             Event::VisitorUnblocked(_) => state.blocked = false,
             _ => {}
@@ -144,6 +160,27 @@ mod tests {
             }
             .into()]);
         assert_eq!(state.contact_id, Some(Uuid::from_u128(7)));
+    }
+
+    #[test]
+    fn identifying_again_with_the_same_contact_and_address_is_a_no_op() {
+        let identified: Event = VisitorIdentified {
+            contact_id: Uuid::from_u128(7),
+            email: Personal::plain("ada@example.com"),
+            name: Some(Personal::plain("Ada")),
+        }
+        .into();
+        given::<Visitor>([seen(), identified.clone()])
+            .when(identify("ADA@example.com", None, true))
+            .then_nothing();
+        given::<Visitor>([seen(), identified])
+            .when(identify("ada@example.com", Some("Ada King"), true))
+            .then([VisitorIdentified {
+                contact_id: Uuid::from_u128(7),
+                email: Personal::plain("ada@example.com"),
+                name: Some(Personal::plain("Ada King")),
+            }
+            .into()]);
     }
 
     #[test]

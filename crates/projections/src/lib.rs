@@ -1,2 +1,11 @@
-//! Read models of tahc, built by projectors that follow the log and keep
-//! their views and checkpoints in sled. Filled by the read-models issue.
+//! Read models of tahc: views that follow the log, kept in sled.
+//!
+//! Every view (and every process manager's memory) is one sled tree whose
+//! changes for an event are written in ONE atomic batch together with the
+//! view's checkpoint, the position of the last event it applied. A restart
+//! resumes from the checkpoint; a crash can never leave a view that applied
+//! an event without remembering it, or the reverse.
+
+mod view;
+
+pub use view::{View, ViewChanges, ViewError, Views};

@@ -132,6 +132,8 @@ fn editor(principal: &Principal, action: Action) -> Result<Editor, AppError> {
             agent_id,
             is_admin: role == Role::Admin,
         }),
-        PrincipalKind::Visitor { .. } => Err(AppError::Forbidden { action }),
+        PrincipalKind::Visitor { .. } | PrincipalKind::System => {
+            Err(AppError::Forbidden { action })
+        }
     }
 }

@@ -15,6 +15,10 @@ use crate::error::AppError;
 use crate::permission::Action;
 use crate::principal::{Principal, PrincipalKind};
 
+/// What the service asks when a rule asks for an email without its own text.
+pub(crate) const DEFAULT_EMAIL_QUESTION: &str =
+    "Could you leave your email address, so that we can follow up if we get cut off?";
+
 /// A message to send, as the API receives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendMessage {
@@ -42,8 +46,8 @@ impl Commands {
         Self::require(principal, Action::StartConversation)?;
         let visitor_id = match (principal.kind, visitor_id) {
             (PrincipalKind::Visitor { visitor_id }, _) => visitor_id,
-            (PrincipalKind::Team { .. }, Some(visitor_id)) => visitor_id,
-            (PrincipalKind::Team { .. }, None) => {
+            (PrincipalKind::Team { .. } | PrincipalKind::System, Some(visitor_id)) => visitor_id,
+            (PrincipalKind::Team { .. } | PrincipalKind::System, None) => {
                 return Err(
                     DomainError::invalid("visitorId", "is required for team tokens").into(),
                 );
@@ -123,7 +127,8 @@ impl Commands {
         reason: HandoffReason,
     ) -> Result<Executed<ConversationState>, AppError> {
         Self::require(principal, Action::RequestHuman)?;
-        if principal.role().is_none() && reason != HandoffReason::CustomerRequest {
+        let by_visitor = matches!(principal.kind, PrincipalKind::Visitor { .. });
+        if by_visitor && reason != HandoffReason::CustomerRequest {
             return Err(DomainError::invalid("reason", "visitors ask as CUSTOMER_REQUEST").into());
         }
         self.conversation(principal, conversation_id).await?;
@@ -248,7 +253,7 @@ impl Commands {
     }
 
     /// A visitor of the principal's workspace.
-    pub(super) async fn visitor(
+    pub(crate) async fn visitor(
         &self,
         principal: &Principal,
         visitor_id: Uuid,
@@ -292,6 +297,10 @@ fn author(principal: &Principal, input: &SendMessage) -> Result<Author, AppError
         PrincipalKind::Team { agent_id, .. } => {
             no_confidence()?;
             Ok(Author::Agent { agent_id })
+        }
+        PrincipalKind::System => {
+            no_confidence()?;
+            Ok(Author::System)
         }
     }
 }

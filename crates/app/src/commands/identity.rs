@@ -30,8 +30,10 @@ impl Commands {
         Self::require(principal, Action::IdentifyVisitor)?;
         let (visitor_id, by_visitor) = match (principal.kind, visitor_id) {
             (PrincipalKind::Visitor { visitor_id }, _) => (visitor_id, true),
-            (PrincipalKind::Team { .. }, Some(visitor_id)) => (visitor_id, false),
-            (PrincipalKind::Team { .. }, None) => {
+            (PrincipalKind::Team { .. } | PrincipalKind::System, Some(visitor_id)) => {
+                (visitor_id, false)
+            }
+            (PrincipalKind::Team { .. } | PrincipalKind::System, None) => {
                 return Err(
                     DomainError::invalid("visitorId", "is required for team tokens").into(),
                 );

@@ -23,6 +23,7 @@ use crate::permission::{Action, allows};
 use crate::principal::Principal;
 
 pub use contacts::ContactNoteRef;
+pub(crate) use conversations::DEFAULT_EMAIL_QUESTION;
 pub use conversations::SendMessage;
 pub use workspaces::{CreatedWorkspace, IssuedAgent};
 
@@ -43,6 +44,12 @@ impl Commands {
             clock,
             email_key,
         }
+    }
+
+    /// The current time, from the service's clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// The aggregates underneath, for reads.
@@ -75,7 +82,7 @@ impl Commands {
     }
 
     /// The principal's workspace, which must exist.
-    async fn workspace(&self, workspace_id: Uuid) -> Result<WorkspaceState, AppError> {
+    pub(crate) async fn workspace(&self, workspace_id: Uuid) -> Result<WorkspaceState, AppError> {
         let loaded = self
             .aggregates
             .load::<Workspace>(

@@ -1,0 +1,167 @@
+//! One checkpointed view: a sled tree plus the position it has applied.
+
+use std::path::Path;
+
+use tahc_events::Position;
+
+/// The key of the checkpoint inside a view's tree. Views' own keys never
+/// start with 0xFF, so it sorts after them and never collides.
+const CHECKPOINT: &[u8] = b"\xffcheckpoint";
+
+/// Why a view could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The storage failed.
+    #[error("view storage: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored checkpoint is not 8 bytes.
+    #[error("view {0} has a malformed checkpoint")]
+    Checkpoint(String),
+    /// A key of the view's own would collide with the checkpoint.
+    #[error("view keys must not start with 0xFF")]
+    ReservedKey,
+}
+
+/// The sled database holding every view of a node.
+#[derive(Clone)]
+pub struct Views {
+    db: sled::Db,
+}
+
+impl Views {
+    /// Opens (or creates) the views database in `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, ViewError> {
+        Ok(Views {
+            db: sled::Config::new().path(dir).open()?,
+        })
+    }
+
+    /// The view called `name`.
+    pub fn view(&self, name: &str) -> Result<View, ViewError> {
+        Ok(View {
+            name: name.to_owned(),
+            tree: self.db.open_tree(name)?,
+        })
+    }
+
+    /// Makes every applied change durable (checkpoints need not be: a view
+    /// that loses its last changes replays them from the log).
+    pub fn flush(&self) -> Result<(), ViewError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// A view's tree and checkpoint.
+#[derive(Clone)]
+pub struct View {
+    name: String,
+    tree: sled::Tree,
+}
+
+/// The writes of one event to a view, applied with its checkpoint.
+#[derive(Default)]
+pub struct ViewChanges {
+    batch: sled::Batch,
+    reserved_key: bool,
+}
+
+impl ViewChanges {
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.reserved_key |= key.as_ref().first() == Some(&0xff);
+        self.batch.insert(key.as_ref(), value.as_ref());
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        self.reserved_key |= key.as_ref().first() == Some(&0xff);
+        self.batch.remove(key.as_ref());
+    }
+}
+
+impl View {
+    /// The position of the last event this view applied.
+    pub fn checkpoint(&self) -> Result<Position, ViewError> {
+        match self.tree.get(CHECKPOINT)? {
+            None => Ok(Position::START),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| ViewError::Checkpoint(self.name.clone()))?;
+                Ok(Position(u64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// Applies `changes` and moves the checkpoint to `position`, atomically.
+    pub fn apply(&self, position: Position, mut changes: ViewChanges) -> Result<(), ViewError> {
+        if changes.reserved_key {
+            return Err(ViewError::ReservedKey);
+        }
+        changes.batch.insert(CHECKPOINT, &position.0.to_be_bytes());
+        self.tree.apply_batch(changes.batch)?;
+        Ok(())
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<sled::IVec>, ViewError> {
+        Ok(self.tree.get(key)?)
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub fn scan(
+        &self,
+        prefix: impl AsRef<[u8]>,
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|entry| entry.map_err(ViewError::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_and_checkpoint_land_together_and_survive_a_reopen() {
+        let dir = tempfile::TempDir::new().unwrap();
+        {
+            let views = Views::open(dir.path()).unwrap();
+            let view = views.view("v").unwrap();
+            assert_eq!(view.checkpoint().unwrap(), Position::START);
+            let mut changes = ViewChanges::default();
+            changes.put(b"a", b"1");
+            changes.put(b"b", b"2");
+            view.apply(Position(7), changes).unwrap();
+            let mut changes = ViewChanges::default();
+            changes.delete(b"a");
+            view.apply(Position(8), changes).unwrap();
+            views.flush().unwrap();
+        }
+        let views = Views::open(dir.path()).unwrap();
+        let view = views.view("v").unwrap();
+        assert_eq!(view.checkpoint().unwrap(), Position(8));
+        assert_eq!(view.get(b"a").unwrap(), None);
+        assert_eq!(view.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+        let keys: Vec<_> = view.scan(b"").map(|e| e.unwrap().0.to_vec()).collect();
+        assert_eq!(keys, [b"b".to_vec(), CHECKPOINT.to_vec()]);
+    }
+
+    #[test]
+    fn a_key_that_could_shadow_the_checkpoint_is_refused_and_nothing_is_applied() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let view = Views::open(dir.path()).unwrap().view("v").unwrap();
+        let mut changes = ViewChanges::default();
+        changes.put(b"ok", b"1");
+        changes.put(CHECKPOINT, b"garbage");
+        assert!(matches!(
+            view.apply(Position(1), changes),
+            Err(ViewError::ReservedKey)
+        ));
+        assert_eq!(view.get(b"ok").unwrap(), None);
+        assert_eq!(view.checkpoint().unwrap(), Position::START);
+    }
+}
