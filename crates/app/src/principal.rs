@@ -79,6 +79,15 @@ impl Principal {
         }
     }
 
+    /// The visitor id, for visitors.
+    #[must_use]
+    pub fn visitor_id(&self) -> Option<Uuid> {
+        match self.kind {
+            PrincipalKind::Visitor { visitor_id } => Some(visitor_id),
+            PrincipalKind::Team { .. } | PrincipalKind::System => None,
+        }
+    }
+
     /// The actor recorded on the events this principal causes.
     #[must_use]
     pub fn actor(&self) -> Actor {

@@ -5,77 +5,18 @@
 mod support;
 
 use chrono::Duration;
-use tahc_app::process::{
-    Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
-};
-use tahc_app::{Commands, SendMessage};
+use tahc_app::SendMessage;
 use tahc_domain::Aggregate;
 use tahc_domain::conversation::{Conversation, ConversationState};
 use tahc_domain::workspace::RuleInput;
 use tahc_events::{
-    ActionKind, AuthorKind, Controller, ConversationStatus, Event, Position, RuleAction,
-    RuleCondition, StreamCategory, Trigger,
+    ActionKind, AuthorKind, Controller, ConversationStatus, Event, RuleAction, RuleCondition,
+    StreamCategory, Trigger,
 };
-use tahc_projections::Views;
 use tahc_store::{LogReader, StreamReader};
-use tempfile::TempDir;
 use uuid::Uuid;
 
-use support::World;
-
-/// Every process manager of the service, with its memory in `dir`.
-struct Processes {
-    links: ProcessManager<Links>,
-    assignments: ProcessManager<Assignments>,
-    orchestration: ProcessManager<Orchestration>,
-    capture: ProcessManager<EmailCapture>,
-    snooze: ProcessManager<SnoozeTimer>,
-    reactor: Reactor,
-    _dir: TempDir,
-}
-
-impl Processes {
-    fn new(commands: &Commands) -> Processes {
-        let dir = TempDir::new().unwrap();
-        let views = Views::open(dir.path()).unwrap();
-        let reactor = Reactor {
-            commands: commands.clone(),
-        };
-        Processes {
-            links: ProcessManager::new(Links, reactor.clone(), &views).unwrap(),
-            assignments: ProcessManager::new(Assignments, reactor.clone(), &views).unwrap(),
-            orchestration: ProcessManager::new(Orchestration, reactor.clone(), &views).unwrap(),
-            capture: ProcessManager::new(EmailCapture, reactor.clone(), &views).unwrap(),
-            snooze: ProcessManager::new(SnoozeTimer, reactor.clone(), &views).unwrap(),
-            reactor,
-            _dir: dir,
-        }
-    }
-
-    /// Runs every process manager until none has anything left to do.
-    async fn settle(&self) -> Position {
-        loop {
-            let log = self.reactor.commands.aggregates().log();
-            let head = log.head().await.unwrap();
-            self.links.catch_up().await.unwrap();
-            self.assignments.catch_up().await.unwrap();
-            self.orchestration.catch_up().await.unwrap();
-            self.capture.catch_up().await.unwrap();
-            self.snooze.catch_up().await.unwrap();
-            if log.head().await.unwrap() == head {
-                return head;
-            }
-        }
-    }
-
-    async fn tick(&self) -> usize {
-        self.snooze
-            .reaction()
-            .tick(&self.reactor, self.snooze.memory())
-            .await
-            .unwrap()
-    }
-}
+use support::{Processes, World};
 
 async fn conversation(world: &World, id: Uuid) -> (ConversationState, Vec<Event>) {
     let stream = tahc_app::stream(StreamCategory::Conversation, id);

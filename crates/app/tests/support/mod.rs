@@ -6,8 +6,12 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use tahc_app::process::{
+    Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
+};
 use tahc_app::{Aggregates, Commands, EmailKey, ManualClock, Principal};
-use tahc_events::Role;
+use tahc_events::{Position, Role};
+use tahc_projections::Views;
 use tahc_store::{SharedLog, SledLog};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -86,9 +90,7 @@ impl World {
             auditor: member(Role::Auditor).await,
         };
         let visitor = commands.new_visitor(created.workspace_id).await.unwrap();
-        let tahc_app::PrincipalKind::Visitor { visitor_id } = visitor.kind else {
-            unreachable!()
-        };
+        let visitor_id = visitor.visitor_id().unwrap();
         let (conversation_id, _) = commands
             .start_conversation(&visitor, None, "Hello, where is my order?".into())
             .await
@@ -114,5 +116,59 @@ impl World {
             conversation_id,
             contact_id,
         }
+    }
+}
+
+/// Every process manager of the service, with its memory in `dir`.
+pub struct Processes {
+    links: ProcessManager<Links>,
+    assignments: ProcessManager<Assignments>,
+    orchestration: ProcessManager<Orchestration>,
+    capture: ProcessManager<EmailCapture>,
+    snooze: ProcessManager<SnoozeTimer>,
+    reactor: Reactor,
+    _dir: TempDir,
+}
+
+impl Processes {
+    pub fn new(commands: &Commands) -> Processes {
+        let dir = TempDir::new().unwrap();
+        let views = Views::open(dir.path()).unwrap();
+        let reactor = Reactor {
+            commands: commands.clone(),
+        };
+        Processes {
+            links: ProcessManager::new(Links, reactor.clone(), &views).unwrap(),
+            assignments: ProcessManager::new(Assignments, reactor.clone(), &views).unwrap(),
+            orchestration: ProcessManager::new(Orchestration, reactor.clone(), &views).unwrap(),
+            capture: ProcessManager::new(EmailCapture, reactor.clone(), &views).unwrap(),
+            snooze: ProcessManager::new(SnoozeTimer, reactor.clone(), &views).unwrap(),
+            reactor,
+            _dir: dir,
+        }
+    }
+
+    /// Runs every process manager until none has anything left to do.
+    pub async fn settle(&self) -> Position {
+        loop {
+            let log = self.reactor.commands.aggregates().log();
+            let head = log.head().await.unwrap();
+            self.links.catch_up().await.unwrap();
+            self.assignments.catch_up().await.unwrap();
+            self.orchestration.catch_up().await.unwrap();
+            self.capture.catch_up().await.unwrap();
+            self.snooze.catch_up().await.unwrap();
+            if log.head().await.unwrap() == head {
+                return head;
+            }
+        }
+    }
+
+    pub async fn tick(&self) -> usize {
+        self.snooze
+            .reaction()
+            .tick(&self.reactor, self.snooze.memory())
+            .await
+            .unwrap()
     }
 }
