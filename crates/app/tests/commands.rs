@@ -11,7 +11,7 @@ use tahc_domain::DomainError;
 use tahc_events::{Controller, ConversationStatus, HandoffReason};
 use tahc_store::{LogReader, SledLog, StreamReader};
 
-use support::{World, commands_over};
+use support::{World, commands_over, invalid_field};
 
 fn message(world: &World, body: &str, internal: bool, key: Option<&str>) -> SendMessage {
     SendMessage {
@@ -179,13 +179,7 @@ async fn snoozing_reads_now_from_the_injected_clock() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid { field: "until", .. })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("until"), "{err}");
     let snoozed = c
         .snooze(
             &world.team.agent,
@@ -207,13 +201,7 @@ async fn snoozing_reads_now_from_the_injected_clock() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid { field: "until", .. })
-        ),
-        "the clock moved: {err}"
-    );
+    assert_eq!(invalid_field(&err), Some("until"), "the clock moved: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,44 +218,17 @@ async fn visitors_cannot_claim_ai_confidence_or_write_notes() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid {
-                field: "confidence",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("confidence"), "{err}");
     let err = world
         .commands
         .send_message(&world.visitor, message(&world, "x", true, None))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid {
-                field: "internal",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("internal"), "{err}");
     let err = world
         .commands
         .request_human(&world.visitor, world.conversation_id, HandoffReason::Rule)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid {
-                field: "reason",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("reason"), "{err}");
 }

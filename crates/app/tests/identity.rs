@@ -10,7 +10,7 @@ use tahc_app::AppError;
 use tahc_domain::DomainError;
 use tahc_store::LogReader;
 
-use support::{World, other_workspace};
+use support::{World, invalid_field, other_workspace};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_visitor_with_the_same_address_joins_the_same_contact() {
@@ -175,27 +175,12 @@ async fn refused_identifications_change_nothing() {
         .identify_visitor(&world.visitor, None, "not an email".into(), None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid { field: "email", .. })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("email"), "{err}");
     let err = c
         .identify_visitor(&world.team.agent, None, "x@example.com".into(), None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AppError::Domain(DomainError::Invalid {
-                field: "visitorId",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_eq!(invalid_field(&err), Some("visitorId"), "{err}");
     assert_eq!(world.log.head().await.unwrap(), head);
 
     c.block_visitor(&world.team.agent, world.visitor_id, None)

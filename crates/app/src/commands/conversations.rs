@@ -44,15 +44,7 @@ impl Commands {
         body: String,
     ) -> Result<(Uuid, Executed<ConversationState>), AppError> {
         Self::require(principal, Action::StartConversation)?;
-        let visitor_id = match (principal.kind, visitor_id) {
-            (PrincipalKind::Visitor { visitor_id }, _) => visitor_id,
-            (PrincipalKind::Team { .. } | PrincipalKind::System, Some(visitor_id)) => visitor_id,
-            (PrincipalKind::Team { .. } | PrincipalKind::System, None) => {
-                return Err(
-                    DomainError::invalid("visitorId", "is required for team tokens").into(),
-                );
-            }
-        };
+        let (visitor_id, _) = Self::visitor_of(principal, visitor_id)?;
         let visitor = self.visitor(principal, visitor_id).await?;
         let workspace = self.workspace(principal.workspace_id).await?;
         let conversation_id = Uuid::now_v7();

@@ -12,7 +12,7 @@ use super::{Commands, stream};
 use crate::aggregates::Executed;
 use crate::error::AppError;
 use crate::permission::Action;
-use crate::principal::{Principal, PrincipalKind};
+use crate::principal::Principal;
 
 /// Races for one address settled before giving up.
 const CLAIM_ATTEMPTS: usize = 4;
@@ -28,17 +28,7 @@ impl Commands {
         name: Option<String>,
     ) -> Result<(Uuid, ContactState), AppError> {
         Self::require(principal, Action::IdentifyVisitor)?;
-        let (visitor_id, by_visitor) = match (principal.kind, visitor_id) {
-            (PrincipalKind::Visitor { visitor_id }, _) => (visitor_id, true),
-            (PrincipalKind::Team { .. } | PrincipalKind::System, Some(visitor_id)) => {
-                (visitor_id, false)
-            }
-            (PrincipalKind::Team { .. } | PrincipalKind::System, None) => {
-                return Err(
-                    DomainError::invalid("visitorId", "is required for team tokens").into(),
-                );
-            }
-        };
+        let (visitor_id, by_visitor) = Self::visitor_of(principal, visitor_id)?;
         let visitor = self.visitor(principal, visitor_id).await?;
         if by_visitor && visitor.blocked {
             return Err(DomainError::Blocked.into());

@@ -10,8 +10,8 @@ mod workspaces;
 
 use std::sync::Arc;
 
-use tahc_domain::Aggregate;
 use tahc_domain::workspace::{Workspace, WorkspaceState};
+use tahc_domain::{Aggregate, DomainError};
 use tahc_events::{EventMeta, StreamCategory, StreamId};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::email_key::EmailKey;
 use crate::error::AppError;
 use crate::permission::{Action, allows};
-use crate::principal::Principal;
+use crate::principal::{Principal, PrincipalKind};
 
 pub use contacts::ContactNoteRef;
 pub(crate) use conversations::DEFAULT_EMAIL_QUESTION;
@@ -78,6 +78,20 @@ impl Commands {
             Ok(())
         } else {
             Err(AppError::Forbidden { action })
+        }
+    }
+
+    /// The visitor a command is for: a visitor acts for itself; the team
+    /// and the system must name one. Also tells whether the visitor acts.
+    fn visitor_of(principal: &Principal, named: Option<Uuid>) -> Result<(Uuid, bool), AppError> {
+        match (principal.kind, named) {
+            (PrincipalKind::Visitor { visitor_id }, _) => Ok((visitor_id, true)),
+            (PrincipalKind::Team { .. } | PrincipalKind::System, Some(visitor_id)) => {
+                Ok((visitor_id, false))
+            }
+            (PrincipalKind::Team { .. } | PrincipalKind::System, None) => {
+                Err(DomainError::invalid("visitorId", "is required for team tokens").into())
+            }
         }
     }
 

@@ -16,6 +16,14 @@ use tahc_store::{SharedLog, SledLog};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+/// The input field a domain refusal names, if it is an `Invalid` one.
+pub fn invalid_field(error: &tahc_app::AppError) -> Option<&'static str> {
+    match error {
+        tahc_app::AppError::Domain(tahc_domain::DomainError::Invalid { field, .. }) => Some(field),
+        _ => None,
+    }
+}
+
 pub struct Team {
     pub admin: Principal,
     pub agent: Principal,
