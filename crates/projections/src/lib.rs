@@ -6,6 +6,16 @@
 //! resumes from the checkpoint; a crash can never leave a view that applied
 //! an event without remembering it, or the reverse.
 
+mod conversation_query;
+mod conversations;
+mod page;
+mod projection;
 mod view;
 
+pub use conversation_query::{ConversationFilter, Conversations};
+pub use conversations::{
+    ConversationOrder, ConversationRecord, ConversationsProjector, HandoffRecord, MessageRecord,
+};
+pub use page::{Cursor, Page, Window};
+pub use projection::{Projection, ProjectionError, Projector};
 pub use view::{View, ViewChanges, ViewError, Views};

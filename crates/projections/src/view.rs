@@ -17,6 +17,9 @@ pub enum ViewError {
     /// A stored checkpoint is not 8 bytes.
     #[error("view {0} has a malformed checkpoint")]
     Checkpoint(String),
+    /// A stored record does not decode.
+    #[error("malformed view record: {0}")]
+    Record(String),
     /// A key of the view's own would collide with the checkpoint.
     #[error("view keys must not start with 0xFF")]
     ReservedKey,
@@ -108,6 +111,20 @@ impl View {
     /// The value of `key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<sled::IVec>, ViewError> {
         Ok(self.tree.get(key)?)
+    }
+
+    /// The keys (with values) in `range`, in key order or reversed.
+    pub fn range(
+        &self,
+        range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> + '_> {
+        let entries = self.tree.range(range);
+        if reverse {
+            Box::new(entries.rev().map(|e| e.map_err(ViewError::from)))
+        } else {
+            Box::new(entries.map(|e| e.map_err(ViewError::from)))
+        }
     }
 
     /// Every entry whose key starts with `prefix`, in key order.

@@ -1,0 +1,239 @@
+//! Reading the conversations view: one conversation, its timeline, and the
+//! inbox with filters, two orders, both directions and keyset pages.
+
+use tahc_events::{Controller, ConversationStatus};
+use uuid::Uuid;
+
+use crate::conversations::{
+    ConversationOrder, ConversationRecord, MessageRecord, message_key, order_prefix, read,
+    record_key,
+};
+use crate::page::{Cursor, Page, Window, bounds};
+use crate::view::{View, ViewError};
+
+/// Which conversations of a workspace to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationFilter {
+    /// Any of these statuses (empty: all).
+    pub statuses: Vec<ConversationStatus>,
+    /// Assigned to this agent.
+    pub assignee: Option<Uuid>,
+    /// `Some(true)`: unassigned only; `Some(false)`: assigned only.
+    pub unassigned: Option<bool>,
+    /// Under this control.
+    pub controller: Option<Controller>,
+    /// Belonging to this contact.
+    pub contact: Option<Uuid>,
+    /// `Some(true)`: with an open handoff request only.
+    pub awaiting_human: Option<bool>,
+    /// Of this visitor only (a visitor's own list).
+    pub visitor: Option<Uuid>,
+}
+
+impl ConversationFilter {
+    /// Whether a conversation passes every condition.
+    #[must_use]
+    pub fn matches(&self, c: &ConversationRecord) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&c.status))
+            && self.assignee.is_none_or(|a| c.assignee == Some(a))
+            && self.unassigned.is_none_or(|u| c.assignee.is_none() == u)
+            && self.controller.is_none_or(|k| c.controller == k)
+            && self.contact.is_none_or(|k| c.contact_id == Some(k))
+            && self.awaiting_human.is_none_or(|a| c.awaiting_human() == a)
+            && self.visitor.is_none_or(|v| c.visitor_id == v)
+    }
+}
+
+/// Reads conversations.
+#[derive(Clone)]
+pub struct Conversations {
+    view: View,
+}
+
+impl Conversations {
+    /// Over the conversations view.
+    #[must_use]
+    pub fn new(view: View) -> Self {
+        Conversations { view }
+    }
+
+    /// One conversation.
+    pub fn get(&self, id: Uuid) -> Result<Option<ConversationRecord>, ViewError> {
+        read(&self.view, &record_key(id))
+    }
+
+    /// A page of a workspace's conversations matching `filter`, in `order`
+    /// (`descending` for newest first).
+    pub fn list(
+        &self,
+        workspace: Uuid,
+        filter: &ConversationFilter,
+        order: ConversationOrder,
+        descending: bool,
+        window: &Window,
+    ) -> Result<Page<ConversationRecord>, ViewError> {
+        let prefixes: Vec<Vec<u8>> = if filter.statuses.is_empty() {
+            vec![order_prefix(order, workspace, None)]
+        } else {
+            let mut statuses = filter.statuses.clone();
+            statuses.sort_by_key(|s| crate::conversations::status_tag(*s));
+            statuses.dedup();
+            statuses
+                .into_iter()
+                .map(|s| order_prefix(order, workspace, Some(s)))
+                .collect()
+        };
+        // `first`/`after` walk the list's order; `last`/`before` walk against
+        // it from the end and are turned around.
+        let backward = window.last.is_some();
+        let limit = window.first.or(window.last).unwrap_or(usize::MAX);
+        let (after, before) = if descending {
+            (window.before.as_ref(), window.after.as_ref())
+        } else {
+            (window.after.as_ref(), window.before.as_ref())
+        };
+        let reverse = descending != backward;
+        let mut items = Vec::new();
+        let mut more = false;
+        for entry in merged(&self.view, &prefixes, after, before, reverse) {
+            let (cursor, id) = entry?;
+            let Some(record) = self.get(id)? else {
+                continue;
+            };
+            if !filter.matches(&record) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push((cursor, record));
+        }
+        let has_cursor_behind = if backward {
+            window.before.is_some()
+        } else {
+            window.after.is_some()
+        };
+        if backward {
+            items.reverse();
+            Ok(Page {
+                items,
+                has_next: has_cursor_behind,
+                has_previous: more,
+            })
+        } else {
+            Ok(Page {
+                items,
+                has_next: more,
+                has_previous: has_cursor_behind,
+            })
+        }
+    }
+
+    /// How many of a workspace's conversations match `filter`.
+    pub fn count(&self, workspace: Uuid, filter: &ConversationFilter) -> Result<usize, ViewError> {
+        let page = self.list(
+            workspace,
+            filter,
+            ConversationOrder::Created,
+            false,
+            &Window::default(),
+        )?;
+        Ok(page.items.len())
+    }
+
+    /// A page of a conversation's timeline, oldest first; `public_only` for
+    /// visitors, who never see internal notes.
+    pub fn messages(
+        &self,
+        conversation: Uuid,
+        public_only: bool,
+        window: &Window,
+    ) -> Result<Page<MessageRecord>, ViewError> {
+        let prefix = message_key(public_only, conversation, tahc_events::Position(0));
+        let prefix = &prefix[..17];
+        let backward = window.last.is_some();
+        let limit = window.first.or(window.last).unwrap_or(usize::MAX);
+        let range = bounds(prefix, window.after.as_ref(), window.before.as_ref());
+        let mut items = Vec::new();
+        let mut more = false;
+        for entry in self.view.range(range, backward) {
+            let (key, _) = entry?;
+            let tail = key[17..].to_vec();
+            let full = message_key(false, conversation, position_of(&tail));
+            let Some(message) = read::<MessageRecord>(&self.view, &full)? else {
+                continue;
+            };
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push((Cursor(tail), message));
+        }
+        if backward {
+            items.reverse();
+        }
+        let (has_next, has_previous) = if backward {
+            (window.before.is_some(), more)
+        } else {
+            (more, window.after.is_some())
+        };
+        Ok(Page {
+            items,
+            has_next,
+            has_previous,
+        })
+    }
+}
+
+fn position_of(tail: &[u8]) -> tahc_events::Position {
+    tahc_events::Position(u64::from_be_bytes(tail.try_into().unwrap_or_default()))
+}
+
+type Entries<'a> = Box<dyn Iterator<Item = Result<(Cursor, Uuid), ViewError>> + 'a>;
+
+/// The entries of several indexes (each sorted) merged into one order. The
+/// cursor is the index key's tail (time, id), the same in every index.
+fn merged<'a>(
+    view: &'a View,
+    prefixes: &'a [Vec<u8>],
+    after: Option<&Cursor>,
+    before: Option<&Cursor>,
+    reverse: bool,
+) -> impl Iterator<Item = Result<(Cursor, Uuid), ViewError>> + 'a {
+    let mut sources: Vec<Entries<'a>> = prefixes
+        .iter()
+        .map(|prefix| {
+            let len = prefix.len();
+            let entries = view
+                .range(bounds(prefix, after, before), reverse)
+                .map(move |entry| {
+                    let (key, _) = entry?;
+                    let tail = key[len..].to_vec();
+                    let id = Uuid::from_slice(&tail[8..])
+                        .map_err(|e| ViewError::Record(e.to_string()))?;
+                    Ok((Cursor(tail), id))
+                });
+            Box::new(entries) as Entries<'a>
+        })
+        .collect();
+    let mut heads: Vec<Option<Result<(Cursor, Uuid), ViewError>>> =
+        sources.iter_mut().map(Iterator::next).collect();
+    std::iter::from_fn(move || {
+        if let Some(failed) = heads.iter().position(|h| matches!(h, Some(Err(_)))) {
+            return heads[failed].take();
+        }
+        let pick = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, head)| match head {
+                Some(Ok((cursor, _))) => Some((i, cursor)),
+                _ => None,
+            })
+            .min_by(|(_, a), (_, b)| if reverse { b.cmp(a) } else { a.cmp(b) })?
+            .0;
+        let out = heads[pick].take();
+        heads[pick] = sources[pick].next();
+        out
+    })
+}

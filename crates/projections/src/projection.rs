@@ -1,0 +1,134 @@
+//! Running a projector over the log: catch up from the checkpoint, follow
+//! live, and let callers wait until a position has been applied.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tahc_events::{Event, Position, RecordedEvent};
+use tahc_store::{LogReader, LogSubscriber, ReadError};
+use tokio::sync::watch;
+
+use crate::view::{View, ViewChanges, ViewError, Views};
+
+/// Events read per page while catching up.
+const PAGE: usize = 512;
+
+/// Turns events into changes of one view. Deterministic: the same events
+/// always give the same bytes, so a rebuild equals the original.
+pub trait Projector: Send + Sync + 'static {
+    /// The view's name.
+    const NAME: &'static str;
+
+    /// The changes `event` makes to `view` (read it for the current state).
+    fn apply(
+        &self,
+        record: &RecordedEvent,
+        event: &Event,
+        view: &View,
+        changes: &mut ViewChanges,
+    ) -> Result<(), ViewError>;
+}
+
+/// Why a projection stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The log could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The view could not be written.
+    #[error(transparent)]
+    View(#[from] ViewError),
+}
+
+/// A projector, its view, and how far it got.
+pub struct Projection<P: Projector> {
+    projector: P,
+    view: View,
+    applied: watch::Sender<Position>,
+}
+
+impl<P: Projector> Projection<P> {
+    /// The projection of `projector` into its view in `views`.
+    pub fn new(projector: P, views: &Views) -> Result<Self, ViewError> {
+        let view = views.view(P::NAME)?;
+        let (applied, _) = watch::channel(view.checkpoint()?);
+        Ok(Projection {
+            projector,
+            view,
+            applied,
+        })
+    }
+
+    /// The view, for queries.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The last position applied.
+    pub fn position(&self) -> Position {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the view has applied `position` (or gives up after
+    /// `patience`); true when it has.
+    pub async fn wait_for(&self, position: Position, patience: Duration) -> bool {
+        let mut applied = self.applied.subscribe();
+        tokio::time::timeout(patience, applied.wait_for(|p| *p >= position))
+            .await
+            .is_ok_and(|reached| reached.is_ok())
+    }
+
+    /// Applies every event up to the log's current head.
+    pub async fn catch_up(&self, log: &dyn LogReader) -> Result<Position, ProjectionError> {
+        loop {
+            let page = log.read_all(self.position(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(self.position());
+            }
+            for record in &page {
+                self.handle(record)?;
+            }
+        }
+    }
+
+    /// Follows the log until `stop` resolves; a failure is retried after a
+    /// pause, from the checkpoint, never skipping an event.
+    pub async fn run<L: LogSubscriber + ?Sized>(&self, log: &L, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let mut subscription = log.subscribe(self.position());
+            let failure = loop {
+                let next = tokio::select! {
+                    () = &mut stop => return,
+                    next = subscription.next() => next,
+                };
+                match next {
+                    None => return,
+                    Some(Ok(record)) => {
+                        if let Err(error) = self.handle(&record) {
+                            break ProjectionError::from(error);
+                        }
+                    }
+                    Some(Err(error)) => break ProjectionError::from(error),
+                }
+            };
+            tracing::warn!(view = P::NAME, error = %failure, "projection failed; retrying");
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    fn handle(&self, record: &RecordedEvent) -> Result<(), ViewError> {
+        let mut changes = ViewChanges::default();
+        // Types this release does not know change no view.
+        if let Ok(event) = record.decode() {
+            self.projector
+                .apply(record, &event, &self.view, &mut changes)?;
+        }
+        self.view.apply(record.position, changes)?;
+        self.applied.send_replace(record.position);
+        Ok(())
+    }
+}

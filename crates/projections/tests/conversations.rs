@@ -1,0 +1,474 @@
+//! The conversations view over a real sled log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use tahc_events::{
+    Actor, AuthorKind, Controller, ConversationAssigned, ConversationContactLinked,
+    ConversationStarted, ConversationStatus, ConversationStatusChanged, ConversationTakenOver,
+    Event, EventMeta, HandoffReason, HandoffRequested, MessagePosted, NewEvent, Personal, Position,
+    StreamCategory, StreamId,
+};
+use tahc_projections::{
+    ConversationFilter, ConversationOrder, Conversations, ConversationsProjector, Cursor,
+    Projection, Views, Window,
+};
+use tahc_store::{EventAppender, ExpectedVersion, LogReader, SledLog};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+struct Log {
+    _dir: TempDir,
+    log: Arc<SledLog>,
+    workspace: Uuid,
+    clock: i64,
+}
+
+impl Log {
+    fn new() -> Log {
+        let dir = TempDir::new().unwrap();
+        let log = Arc::new(SledLog::open(dir.path()).unwrap());
+        Log {
+            _dir: dir,
+            log,
+            workspace: Uuid::now_v7(),
+            clock: 0,
+        }
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(self.clock)
+    }
+
+    async fn append(&mut self, conversation: Uuid, events: Vec<Event>) -> Position {
+        self.clock += 1;
+        let meta = EventMeta {
+            actor: Actor::system(),
+            workspace_id: self.workspace,
+            occurred_at: self.at(),
+            correlation_id: None,
+            causation_id: None,
+        };
+        let events = events
+            .iter()
+            .map(|e| NewEvent::encode(e, &meta).unwrap())
+            .collect();
+        let stream = StreamId::of(StreamCategory::Conversation, conversation);
+        self.log
+            .append(&stream, ExpectedVersion::Any, events)
+            .await
+            .unwrap()
+            .last_position
+    }
+
+    async fn start(&mut self) -> Uuid {
+        let id = Uuid::now_v7();
+        let started = ConversationStarted {
+            visitor_id: Uuid::now_v7(),
+            controller: Controller::Ai,
+        };
+        self.append(
+            id,
+            vec![started.into(), message(AuthorKind::Visitor, "hello", false)],
+        )
+        .await;
+        id
+    }
+}
+
+fn message(author_kind: AuthorKind, body: &str, internal: bool) -> Event {
+    MessagePosted {
+        message_id: Uuid::now_v7(),
+        author_kind,
+        agent_id: None,
+        body: Personal::plain(body),
+        internal,
+        confidence: None,
+        idempotency_key: None,
+    }
+    .into()
+}
+
+fn status(from: ConversationStatus, to: ConversationStatus) -> Event {
+    ConversationStatusChanged { from, to }.into()
+}
+
+fn first(n: usize, after: Option<Cursor>) -> Window {
+    Window {
+        first: Some(n),
+        after,
+        ..Window::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_life_is_projected_field_by_field() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let id = log.start().await;
+    let agent = Uuid::now_v7();
+    let contact = Uuid::now_v7();
+    log.append(
+        id,
+        vec![
+            message(AuthorKind::Ai, "Hi! How can I help?", false),
+            status(ConversationStatus::Open, ConversationStatus::Pending),
+        ],
+    )
+    .await;
+    log.append(
+        id,
+        vec![
+            HandoffRequested {
+                reason: HandoffReason::CustomerRequest,
+            }
+            .into(),
+        ],
+    )
+    .await;
+    log.append(id, vec![ConversationTakenOver { agent_id: agent }.into()])
+        .await;
+    log.append(id, vec![message(AuthorKind::Agent, "VIP, be nice", true)])
+        .await;
+    let last = log
+        .append(
+            id,
+            vec![
+                ConversationContactLinked {
+                    contact_id: contact,
+                }
+                .into(),
+            ],
+        )
+        .await;
+    projection.catch_up(&*log.log).await.unwrap();
+
+    let conversations = Conversations::new(projection.view().clone());
+    let record = conversations.get(id).unwrap().unwrap();
+    assert_eq!(record.status, ConversationStatus::Pending);
+    assert_eq!(record.controller, Controller::Human);
+    assert_eq!(record.assignee, Some(agent));
+    assert_eq!(record.contact_id, Some(contact));
+    let handoff = record.handoff.clone().unwrap();
+    assert_eq!(
+        (handoff.reason, handoff.accepted_by),
+        (HandoffReason::CustomerRequest, Some(agent))
+    );
+    assert!(handoff.accepted_at.unwrap() > handoff.requested_at);
+    assert_eq!((record.message_count, record.public_message_count), (3, 2));
+    assert_eq!(
+        (record.ai_message_count, record.human_message_count),
+        (1, 0)
+    );
+    assert_eq!(
+        record.last_message.unwrap().body.as_deref(),
+        Some("Hi! How can I help?"),
+        "notes are no preview"
+    );
+    assert_eq!(record.position, last);
+
+    let team = conversations
+        .messages(id, false, &Window::default())
+        .unwrap();
+    let visitor = conversations
+        .messages(id, true, &Window::default())
+        .unwrap();
+    assert_eq!(team.items.len(), 3);
+    assert_eq!(visitor.items.len(), 2);
+    assert!(
+        visitor.items.iter().all(|(_, m)| !m.internal),
+        "a visitor never sees a note"
+    );
+}
+
+async fn inbox(log: &mut Log, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = log.start().await;
+        match i % 3 {
+            0 => {}
+            1 => {
+                log.append(
+                    id,
+                    vec![status(
+                        ConversationStatus::Open,
+                        ConversationStatus::Pending,
+                    )],
+                )
+                .await;
+            }
+            _ => {
+                log.append(
+                    id,
+                    vec![status(ConversationStatus::Open, ConversationStatus::Closed)],
+                )
+                .await;
+            }
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_walk_the_inbox_both_ways_without_gaps_or_repeats() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let ids = inbox(&mut log, 30).await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    let open_or_pending = ConversationFilter {
+        statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
+        ..ConversationFilter::default()
+    };
+    let expected: Vec<Uuid> = ids
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, _)| i % 3 != 2)
+        .map(|(_, id)| *id)
+        .collect();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = conversations
+            .list(
+                log.workspace,
+                &open_or_pending,
+                ConversationOrder::LastActivity,
+                true,
+                &first(7, after.clone()),
+            )
+            .unwrap();
+        seen.extend(page.items.iter().map(|(_, c)| c.id));
+        assert_eq!(page.has_previous, after.is_some());
+        if !page.has_next {
+            break;
+        }
+        after = page.items.last().map(|(c, _)| c.clone());
+    }
+    assert_eq!(
+        seen, expected,
+        "newest activity first, merged across statuses"
+    );
+
+    let mut back = Vec::new();
+    let mut before = None;
+    loop {
+        let window = Window {
+            last: Some(6),
+            before: before.clone(),
+            ..Window::default()
+        };
+        let page = conversations
+            .list(
+                log.workspace,
+                &open_or_pending,
+                ConversationOrder::LastActivity,
+                true,
+                &window,
+            )
+            .unwrap();
+        let mut ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.id).collect();
+        ids.extend(back);
+        back = ids;
+        if !page.has_previous {
+            break;
+        }
+        before = page.items.first().map(|(c, _)| c.clone());
+    }
+    assert_eq!(back, expected, "walking backwards gives the same list");
+
+    let oldest = conversations
+        .list(
+            log.workspace,
+            &ConversationFilter::default(),
+            ConversationOrder::Created,
+            false,
+            &first(3, None),
+        )
+        .unwrap();
+    assert_eq!(
+        oldest.items.iter().map(|(_, c)| c.id).collect::<Vec<_>>(),
+        ids[..3]
+    );
+    let closed = ConversationFilter {
+        statuses: vec![ConversationStatus::Closed],
+        ..Default::default()
+    };
+    assert_eq!(conversations.count(log.workspace, &closed).unwrap(), 10);
+    assert_eq!(
+        conversations
+            .count(Uuid::now_v7(), &ConversationFilter::default())
+            .unwrap(),
+        0,
+        "another workspace sees none"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_boundary_holds_while_new_activity_arrives() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let ids = inbox(&mut log, 12).await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    let all = ConversationFilter::default();
+    let page1 = conversations
+        .list(
+            log.workspace,
+            &all,
+            ConversationOrder::LastActivity,
+            true,
+            &first(5, None),
+        )
+        .unwrap();
+    // Activity on a conversation of page 1 and a brand-new one.
+    log.append(
+        page1.items[2].1.id,
+        vec![message(AuthorKind::Visitor, "ping", false)],
+    )
+    .await;
+    log.start().await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let cursor = page1.items.last().unwrap().0.clone();
+    let page2 = conversations
+        .list(
+            log.workspace,
+            &all,
+            ConversationOrder::LastActivity,
+            true,
+            &first(5, Some(cursor)),
+        )
+        .unwrap();
+    let expected: Vec<Uuid> = ids.iter().rev().skip(5).take(5).copied().collect();
+    assert_eq!(
+        page2.items.iter().map(|(_, c)| c.id).collect::<Vec<_>>(),
+        expected
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_select_by_assignee_control_contact_and_handoff() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let ids = inbox(&mut log, 6).await;
+    let agent = Uuid::now_v7();
+    log.append(
+        ids[0],
+        vec![ConversationAssigned { agent_id: agent }.into()],
+    )
+    .await;
+    log.append(
+        ids[1],
+        vec![
+            HandoffRequested {
+                reason: HandoffReason::Rule,
+            }
+            .into(),
+        ],
+    )
+    .await;
+    log.append(
+        ids[3],
+        vec![
+            HandoffRequested {
+                reason: HandoffReason::Rule,
+            }
+            .into(),
+            ConversationTakenOver { agent_id: agent }.into(),
+        ],
+    )
+    .await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    let count = |filter: ConversationFilter| conversations.count(log.workspace, &filter).unwrap();
+    assert_eq!(
+        count(ConversationFilter {
+            assignee: Some(agent),
+            ..Default::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(ConversationFilter {
+            unassigned: Some(true),
+            ..Default::default()
+        }),
+        4
+    );
+    assert_eq!(
+        count(ConversationFilter {
+            awaiting_human: Some(true),
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(ConversationFilter {
+            controller: Some(Controller::Human),
+            ..Default::default()
+        }),
+        1
+    );
+}
+
+fn dump(views: &Views) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let view = views.view("conversations").unwrap();
+    view.scan(b"")
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
+    let mut log = Log::new();
+    let incremental = TempDir::new().unwrap();
+    let views = Views::open(incremental.path()).unwrap();
+    let projection = Projection::new(ConversationsProjector, &views).unwrap();
+    for round in 0..4 {
+        let ids = inbox(&mut log, 5).await;
+        log.append(ids[round], vec![message(AuthorKind::Ai, "answer", false)])
+            .await;
+        projection.catch_up(&*log.log).await.unwrap();
+    }
+    let head = log.log.head().await.unwrap();
+    assert_eq!(projection.position(), head);
+    drop(projection);
+    // A restart resumes from the checkpoint: nothing left to apply.
+    let resumed = Projection::new(ConversationsProjector, &views).unwrap();
+    assert_eq!(resumed.position(), head);
+    assert!(resumed.wait_for(head, Duration::from_millis(10)).await);
+    assert!(
+        !resumed
+            .wait_for(Position(head.0 + 1), Duration::from_millis(10))
+            .await
+    );
+
+    let fresh = TempDir::new().unwrap();
+    let rebuilt_views = Views::open(fresh.path()).unwrap();
+    Projection::new(ConversationsProjector, &rebuilt_views)
+        .unwrap()
+        .catch_up(&*log.log)
+        .await
+        .unwrap();
+    assert_eq!(
+        dump(&rebuilt_views),
+        dump(&views),
+        "rebuild differs from the incremental view"
+    );
+}
