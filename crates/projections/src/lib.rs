@@ -10,6 +10,7 @@ mod conversation_query;
 mod conversations;
 mod page;
 mod projection;
+mod team;
 mod view;
 
 pub use conversation_query::{ConversationFilter, Conversations};
@@ -18,4 +19,7 @@ pub use conversations::{
 };
 pub use page::{Cursor, Page, Window};
 pub use projection::{Projection, ProjectionError, Projector};
+pub use team::{
+    AgentRecord, FieldRecord, KeyOwner, RuleRecord, Team, TeamProjector, WorkspaceRecord,
+};
 pub use view::{View, ViewChanges, ViewError, Views};
