@@ -103,3 +103,118 @@ async fn the_workspace_record_follows_settings_fields_and_rules() {
     assert_eq!(workspace.agents.len(), 4, "admin, agent, bot, auditor");
     assert_eq!(workspace.name, "Acme");
 }
+
+mod contacts {
+    use super::support::{Processes, World};
+    use tahc_projections::{ContactOrder, Contacts, ContactsProjector, Projection, Views, Window};
+    use tempfile::TempDir;
+
+    fn names(page: &tahc_projections::Page<tahc_projections::ContactRecord>) -> Vec<String> {
+        page.items
+            .iter()
+            .map(|(_, c)| c.name.clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn contacts_are_searched_by_name_prefix_and_email_without_case_or_accents() {
+        let world = World::new().await;
+        let c = &world.commands;
+        let processes = Processes::new(c);
+        for (name, email) in [
+            ("Zoë Saldaña", "zoe@films.example"),
+            ("Zeno", "zeno@elea.example"),
+            ("Ada", "ada@example.com"),
+        ] {
+            let visitor = c.new_visitor(world.workspace_id).await.unwrap();
+            c.start_conversation(&visitor, None, "hi".into())
+                .await
+                .unwrap();
+            c.identify_visitor(&visitor, None, email.into(), Some(name.into()))
+                .await
+                .unwrap();
+        }
+        processes.settle().await;
+        let dir = TempDir::new().unwrap();
+        let projection =
+            Projection::new(ContactsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+        projection.catch_up(&**c.aggregates().log()).await.unwrap();
+        let contacts = Contacts::new(projection.view().clone());
+        let ws = world.workspace_id;
+        let find = |q: &str| {
+            let ids = contacts.search(ws, q).unwrap();
+            let page = contacts
+                .list(
+                    ws,
+                    Some(&ids),
+                    ContactOrder::Name,
+                    false,
+                    &Window::default(),
+                )
+                .unwrap();
+            names(&page)
+        };
+        assert_eq!(find("zoe"), ["Zoë Saldaña"]);
+        assert_eq!(find("SALD"), ["Zoë Saldaña"]);
+        assert_eq!(find("z"), ["Zeno", "Zoë Saldaña"]);
+        assert_eq!(find("zeno@elea.example"), ["Zeno"]);
+        assert_eq!(find("zoe films"), ["Zoë Saldaña"]);
+        assert!(find("nobody").is_empty());
+
+        let all = contacts
+            .list(ws, None, ContactOrder::Name, false, &Window::default())
+            .unwrap();
+        assert_eq!(names(&all), ["Ada", "Grace", "Zeno", "Zoë Saldaña"]);
+        let ada = &all.items[0].1;
+        assert_eq!(
+            ada.conversations.len(),
+            1,
+            "the visitor's conversation followed it"
+        );
+        assert!(ada.last_conversation_at.is_some());
+        let page = contacts
+            .list(
+                ws,
+                None,
+                ContactOrder::Name,
+                false,
+                &Window {
+                    first: Some(2),
+                    after: Some(all.items[1].0.clone()),
+                    ..Window::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(names(&page), ["Zeno", "Zoë Saldaña"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_erased_contact_keeps_its_record_but_no_personal_data_or_search_words() {
+        let world = World::new().await;
+        let c = &world.commands;
+        c.add_note(&world.team.agent, world.contact_id, "Likes cats".into())
+            .await
+            .unwrap();
+        c.erase_contact(&world.team.admin, world.contact_id)
+            .await
+            .unwrap();
+        let dir = TempDir::new().unwrap();
+        let projection =
+            Projection::new(ContactsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+        projection.catch_up(&**c.aggregates().log()).await.unwrap();
+        let contacts = Contacts::new(projection.view().clone());
+        let record = contacts.get(world.contact_id).unwrap().unwrap();
+        assert!(record.erased);
+        assert_eq!((record.name, record.email), (None, None));
+        assert!(record.notes.is_empty());
+        assert!(
+            contacts
+                .search(world.workspace_id, "grace")
+                .unwrap()
+                .is_empty()
+        );
+        let visitor = contacts.visitor(world.visitor_id).unwrap().unwrap();
+        assert_eq!((&visitor.name, &visitor.email), (&None, &None));
+        assert!(visitor.display_name().starts_with("Visitor "));
+    }
+}

@@ -6,13 +6,18 @@
 //! resumes from the checkpoint; a crash can never leave a view that applied
 //! an event without remembering it, or the reverse.
 
+mod contacts;
 mod conversation_query;
 mod conversations;
 mod page;
 mod projection;
 mod team;
 mod view;
+pub mod words;
 
+pub use contacts::{
+    ContactOrder, ContactRecord, Contacts, ContactsProjector, NoteRecord, VisitorRecord,
+};
 pub use conversation_query::{ConversationFilter, Conversations};
 pub use conversations::{
     ConversationOrder, ConversationRecord, ConversationsProjector, HandoffRecord, MessageRecord,
