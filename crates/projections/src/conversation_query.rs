@@ -4,9 +4,11 @@
 use tahc_events::{Controller, ConversationStatus};
 use uuid::Uuid;
 
+use std::collections::BTreeSet;
+
 use crate::conversations::{
-    ConversationOrder, ConversationRecord, MessageRecord, message_key, order_prefix, read,
-    record_key,
+    ConversationOrder, ConversationRecord, MessageRecord, counter_key, message_key, order_prefix,
+    read, record_key, word_prefix,
 };
 use crate::page::{Cursor, Page, Window, bounds};
 use crate::view::{View, ViewError};
@@ -28,6 +30,26 @@ pub struct ConversationFilter {
     pub awaiting_human: Option<bool>,
     /// Of this visitor only (a visitor's own list).
     pub visitor: Option<Uuid>,
+    /// Only these (the result of a search).
+    pub only: Option<BTreeSet<Uuid>>,
+}
+
+/// A workspace's inbox counts. Unassigned, awaiting human and mine count
+/// conversations that are not closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationCounts {
+    /// OPEN conversations.
+    pub open: u64,
+    /// PENDING conversations.
+    pub pending: u64,
+    /// CLOSED conversations.
+    pub closed: u64,
+    /// Not closed, nobody assigned.
+    pub unassigned: u64,
+    /// Not closed, a handoff request waiting.
+    pub awaiting_human: u64,
+    /// Not closed, assigned to the asking agent.
+    pub mine: u64,
 }
 
 impl ConversationFilter {
@@ -41,6 +63,7 @@ impl ConversationFilter {
             && self.contact.is_none_or(|k| c.contact_id == Some(k))
             && self.awaiting_human.is_none_or(|a| c.awaiting_human() == a)
             && self.visitor.is_none_or(|v| c.visitor_id == v)
+            && self.only.as_ref().is_none_or(|only| only.contains(&c.id))
     }
 }
 
@@ -128,6 +151,61 @@ impl Conversations {
                 has_previous: has_cursor_behind,
             })
         }
+    }
+
+    /// The inbox counts of a workspace, `mine` for `agent`.
+    pub fn counts(
+        &self,
+        workspace: Uuid,
+        agent: Option<Uuid>,
+    ) -> Result<ConversationCounts, ViewError> {
+        let counter = |name: &[u8]| -> Result<u64, ViewError> {
+            Ok(self
+                .view
+                .get(counter_key(workspace, name))?
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes))
+        };
+        Ok(ConversationCounts {
+            open: counter(b"o")?,
+            pending: counter(b"p")?,
+            closed: counter(b"c")?,
+            unassigned: counter(b"u")?,
+            awaiting_human: counter(b"h")?,
+            mine: match agent {
+                Some(agent) => counter(&[&b"m"[..], agent.as_bytes()].concat())?,
+                None => 0,
+            },
+        })
+    }
+
+    /// The conversations of a workspace with a message containing words
+    /// starting with every word of `search`; `notes` also searches internal
+    /// notes (the team's view).
+    pub fn search(
+        &self,
+        workspace: Uuid,
+        search: &str,
+        notes: bool,
+    ) -> Result<BTreeSet<Uuid>, ViewError> {
+        let mut found: Option<BTreeSet<Uuid>> = None;
+        for word in crate::words::words(search) {
+            let mut matches = BTreeSet::new();
+            let indexes: &[bool] = if notes { &[false, true] } else { &[false] };
+            for internal in indexes {
+                for entry in self.view.scan(word_prefix(*internal, workspace, &word)) {
+                    let (key, _) = entry?;
+                    let id = Uuid::from_slice(&key[key.len() - 16..])
+                        .map_err(|e| ViewError::Record(e.to_string()))?;
+                    matches.insert(id);
+                }
+            }
+            found = Some(match found {
+                None => matches,
+                Some(so_far) => so_far.intersection(&matches).copied().collect(),
+            });
+        }
+        Ok(found.unwrap_or_default())
     }
 
     /// How many of a workspace's conversations match `filter`.

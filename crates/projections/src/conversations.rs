@@ -10,6 +10,9 @@
 //! | `p` conversation position | empty: the public messages, a visitor's timeline |
 //! | `o` order workspace key conversation | empty: all of a workspace's conversations |
 //! | `O` order workspace status key conversation | empty: the same, per status |
+//! | `w` workspace word 0x00 conversation | empty: words of public messages |
+//! | `W` workspace word 0x00 conversation | empty: words of internal notes |
+//! | `k` workspace counter | u64: the inbox counts |
 //!
 //! `order` is `a` (last activity) or `n` (creation), `key` the time in µs
 //! with its sign bit flipped, so that keys sort like times.
@@ -202,6 +205,71 @@ fn index_keys(record: &ConversationRecord) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The word index entry of `word` in a conversation (`notes`: from an
+/// internal note, searchable by the team only).
+pub(crate) fn word_key(notes: bool, workspace: Uuid, word: &str, conversation: Uuid) -> Vec<u8> {
+    [
+        &word_prefix(notes, workspace, word)[..],
+        &[0],
+        conversation.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Where words starting with `word` are indexed.
+pub(crate) fn word_prefix(notes: bool, workspace: Uuid, word: &str) -> Vec<u8> {
+    let tag: &[u8] = if notes { b"W" } else { b"w" };
+    [tag, workspace.as_bytes(), word.as_bytes()].concat()
+}
+
+/// The key of one of a workspace's inbox counters.
+pub(crate) fn counter_key(workspace: Uuid, counter: &[u8]) -> Vec<u8> {
+    [&b"k"[..], workspace.as_bytes(), counter].concat()
+}
+
+/// The counters a conversation adds one to.
+fn counters(record: &ConversationRecord) -> Vec<Vec<u8>> {
+    let mut counted = vec![vec![status_tag(record.status)]];
+    if record.status != ConversationStatus::Closed {
+        if let Some(agent) = record.assignee {
+            counted.push([&b"m"[..], agent.as_bytes()].concat());
+        } else {
+            counted.push(b"u".to_vec());
+        }
+        if record.awaiting_human() {
+            counted.push(b"h".to_vec());
+        }
+    }
+    counted
+        .into_iter()
+        .map(|counter| counter_key(record.workspace_id, &counter))
+        .collect()
+}
+
+/// Moves the counters from `before` to `after`.
+fn count(
+    view: &View,
+    before: Option<&ConversationRecord>,
+    after: &ConversationRecord,
+    changes: &mut ViewChanges,
+) -> Result<(), ViewError> {
+    let mut deltas: std::collections::BTreeMap<Vec<u8>, i64> = std::collections::BTreeMap::new();
+    for key in before.map(counters).unwrap_or_default() {
+        *deltas.entry(key).or_default() -= 1;
+    }
+    for key in counters(after) {
+        *deltas.entry(key).or_default() += 1;
+    }
+    for (key, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
+        let current = view
+            .get(&key)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        changes.put(&key, current.saturating_add_signed(delta).to_be_bytes());
+    }
+    Ok(())
+}
+
 /// Reads a JSON record of the view.
 pub(crate) fn read<T: for<'de> Deserialize<'de>>(
     view: &View,
@@ -274,6 +342,11 @@ impl Projector for ConversationsProjector {
                     position: record.position,
                 };
                 changes.put(message_key(false, id, record.position), json(&message)?);
+                if let Some(body) = &message.body {
+                    for word in crate::words::words(body) {
+                        changes.put(word_key(m.internal, record.workspace_id, &word, id), b"");
+                    }
+                }
                 conversation.message_count += 1;
                 if !m.internal {
                     changes.put(message_key(true, id, record.position), b"");
@@ -324,6 +397,7 @@ impl Projector for ConversationsProjector {
         for key in index_keys(&conversation) {
             changes.put(key, b"");
         }
+        count(view, before.as_ref(), &conversation, changes)?;
         changes.put(record_key(id), json(&conversation)?);
         Ok(())
     }

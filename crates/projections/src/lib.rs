@@ -18,7 +18,7 @@ pub mod words;
 pub use contacts::{
     ContactOrder, ContactRecord, Contacts, ContactsProjector, NoteRecord, VisitorRecord,
 };
-pub use conversation_query::{ConversationFilter, Conversations};
+pub use conversation_query::{ConversationCounts, ConversationFilter, Conversations};
 pub use conversations::{
     ConversationOrder, ConversationRecord, ConversationsProjector, HandoffRecord, MessageRecord,
 };

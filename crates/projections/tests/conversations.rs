@@ -472,3 +472,161 @@ async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
         "rebuild differs from the incremental view"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_counters_always_agree_with_counting_the_records() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let ids = inbox(&mut log, 12).await;
+    let agent = Uuid::now_v7();
+    log.append(
+        ids[0],
+        vec![ConversationAssigned { agent_id: agent }.into()],
+    )
+    .await;
+    log.append(
+        ids[3],
+        vec![
+            HandoffRequested {
+                reason: HandoffReason::Rule,
+            }
+            .into(),
+        ],
+    )
+    .await;
+    log.append(
+        ids[4],
+        vec![
+            HandoffRequested {
+                reason: HandoffReason::Rule,
+            }
+            .into(),
+            ConversationTakenOver { agent_id: agent }.into(),
+        ],
+    )
+    .await;
+    log.append(
+        ids[0],
+        vec![status(ConversationStatus::Open, ConversationStatus::Closed)],
+    )
+    .await;
+    log.append(
+        ids[2],
+        vec![status(ConversationStatus::Closed, ConversationStatus::Open)],
+    )
+    .await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    let counts = conversations.counts(log.workspace, Some(agent)).unwrap();
+    let scan =
+        |filter: ConversationFilter| conversations.count(log.workspace, &filter).unwrap() as u64;
+    let of = |s| ConversationFilter {
+        statuses: vec![s],
+        ..Default::default()
+    };
+    let not_closed = vec![ConversationStatus::Open, ConversationStatus::Pending];
+    assert_eq!(counts.open, scan(of(ConversationStatus::Open)));
+    assert_eq!(counts.pending, scan(of(ConversationStatus::Pending)));
+    assert_eq!(counts.closed, scan(of(ConversationStatus::Closed)));
+    assert_eq!(
+        counts.unassigned,
+        scan(ConversationFilter {
+            statuses: not_closed.clone(),
+            unassigned: Some(true),
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        counts.awaiting_human,
+        scan(ConversationFilter {
+            statuses: not_closed.clone(),
+            awaiting_human: Some(true),
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        counts.mine,
+        scan(ConversationFilter {
+            statuses: not_closed,
+            assignee: Some(agent),
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        (
+            counts.open,
+            counts.pending,
+            counts.closed,
+            counts.mine,
+            counts.awaiting_human
+        ),
+        (4, 4, 4, 1, 1)
+    );
+    assert_eq!(
+        conversations.counts(Uuid::now_v7(), None).unwrap(),
+        Default::default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_words_by_prefix_and_keeps_notes_from_visitors() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let refund = log.start().await;
+    log.append(
+        refund,
+        vec![message(
+            AuthorKind::Visitor,
+            "Je veux un REMBOURSEMENT pour ma crème",
+            false,
+        )],
+    )
+    .await;
+    let other = log.start().await;
+    log.append(
+        other,
+        vec![message(
+            AuthorKind::Agent,
+            "Suspected fraud, do not refund",
+            true,
+        )],
+    )
+    .await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    let ws = log.workspace;
+    let one = |ids: std::collections::BTreeSet<Uuid>| ids.into_iter().collect::<Vec<_>>();
+    assert_eq!(
+        one(conversations.search(ws, "rembours", false).unwrap()),
+        [refund]
+    );
+    assert_eq!(
+        one(conversations.search(ws, "CREME rembours", false).unwrap()),
+        [refund]
+    );
+    assert!(
+        conversations
+            .search(ws, "creme fraud", true)
+            .unwrap()
+            .is_empty(),
+        "all words must match"
+    );
+    assert!(
+        conversations.search(ws, "fraud", false).unwrap().is_empty(),
+        "visitors never search notes"
+    );
+    assert_eq!(
+        one(conversations.search(ws, "fraud", true).unwrap()),
+        [other]
+    );
+    assert!(
+        conversations
+            .search(Uuid::now_v7(), "rembours", true)
+            .unwrap()
+            .is_empty()
+    );
+}
