@@ -1,0 +1,285 @@
+//! One running tahc node: the log, the views and the process managers of a
+//! data directory, wired together.
+//!
+//! Layout of a data directory:
+//!
+//! | path | what |
+//! |---|---|
+//! | `log/` | the event log (sled) |
+//! | `views/` | read models and process managers' memory (sled) |
+//! | `email.key` | the key that hashes email addresses into claim ids |
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tahc_events::Position;
+use tahc_projections::{
+    Contacts, ContactsProjector, Conversations, ConversationsProjector, Projection, Team,
+    TeamProjector, Views,
+};
+use tahc_store::{LogReader, OpenError, SharedLog, SledLog};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::aggregates::Aggregates;
+use crate::clock::Clock;
+use crate::commands::Commands;
+use crate::email_key::EmailKey;
+use crate::error::AppError;
+use crate::process::{
+    Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
+};
+
+/// How often the snooze timer looks for due conversations.
+const SNOOZE_TICK: Duration = Duration::from_secs(1);
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The log would not open.
+    #[error("event log: {0}")]
+    Log(#[from] OpenError),
+    /// The views would not open.
+    #[error("views: {0}")]
+    Views(#[from] tahc_projections::ViewError),
+    /// A file of the data directory could not be used.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// Catching up failed.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// The read models of a node.
+pub struct ReadModels {
+    /// Conversations, timelines, inbox indexes and counts.
+    pub conversations: Projection<ConversationsProjector>,
+    /// Contacts and visitors.
+    pub contacts: Projection<ContactsProjector>,
+    /// Workspaces, teams and keys.
+    pub team: Projection<TeamProjector>,
+}
+
+/// A node: every part of tahc over one data directory.
+pub struct Node {
+    /// The log.
+    pub log: SledLog,
+    /// Every command of the service.
+    pub commands: Commands,
+    /// The read models.
+    pub views: Arc<ReadModels>,
+    processes: Arc<Processes>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+struct Processes {
+    links: ProcessManager<Links>,
+    assignments: ProcessManager<Assignments>,
+    orchestration: ProcessManager<Orchestration>,
+    capture: ProcessManager<EmailCapture>,
+    snooze: ProcessManager<SnoozeTimer>,
+    reactor: Reactor,
+}
+
+impl Node {
+    /// Opens the data directory (creating it when new), catches every view
+    /// and process manager up with the log, and starts following it.
+    pub async fn start(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+        let file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| NodeError::File { path, source }
+        };
+        std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
+        let log = SledLog::open(data_dir.join("log"))?;
+        let views = Views::open(data_dir.join("views"))?;
+        let email_key = email_key(&data_dir.join("email.key"))?;
+        let shared: SharedLog = Arc::new(log.clone());
+        let commands = Commands::new(Aggregates::new(shared.clone()), clock, email_key);
+        let read_models = Arc::new(ReadModels {
+            conversations: Projection::new(ConversationsProjector, &views)?,
+            contacts: Projection::new(ContactsProjector, &views)?,
+            team: Projection::new(TeamProjector, &views)?,
+        });
+        let reactor = Reactor {
+            commands: commands.clone(),
+        };
+        let processes = Arc::new(Processes {
+            links: ProcessManager::new(Links, reactor.clone(), &views)?,
+            assignments: ProcessManager::new(Assignments, reactor.clone(), &views)?,
+            orchestration: ProcessManager::new(Orchestration, reactor.clone(), &views)?,
+            capture: ProcessManager::new(EmailCapture, reactor.clone(), &views)?,
+            snooze: ProcessManager::new(SnoozeTimer, reactor.clone(), &views)?,
+            reactor,
+        });
+        read_models
+            .conversations
+            .catch_up(&log)
+            .await
+            .map_err(projection_error)?;
+        read_models
+            .contacts
+            .catch_up(&log)
+            .await
+            .map_err(projection_error)?;
+        read_models
+            .team
+            .catch_up(&log)
+            .await
+            .map_err(projection_error)?;
+        let (stop, _) = watch::channel(false);
+        let mut node = Node {
+            log,
+            commands,
+            views: read_models,
+            processes,
+            stop,
+            tasks: JoinSet::new(),
+        };
+        node.follow(&shared);
+        Ok(node)
+    }
+
+    fn follow(&mut self, log: &SharedLog) {
+        macro_rules! follow_view {
+            ($field:ident) => {{
+                let (views, log, stop) = (self.views.clone(), log.clone(), self.stopped());
+                self.tasks
+                    .spawn(async move { views.$field.run(&*log, stop).await });
+            }};
+        }
+        follow_view!(conversations);
+        follow_view!(contacts);
+        follow_view!(team);
+        macro_rules! follow_process {
+            ($field:ident) => {{
+                let (processes, stop) = (self.processes.clone(), self.stopped());
+                self.tasks
+                    .spawn(async move { processes.$field.run(stop).await });
+            }};
+        }
+        follow_process!(links);
+        follow_process!(assignments);
+        follow_process!(orchestration);
+        follow_process!(capture);
+        follow_process!(snooze);
+        let (processes, mut stop) = (self.processes.clone(), self.stop.subscribe());
+        self.tasks.spawn(async move {
+            let mut ticks = tokio::time::interval(SNOOZE_TICK);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = ticks.tick() => {}
+                }
+                let snooze = &processes.snooze;
+                if let Err(error) = snooze
+                    .reaction()
+                    .tick(&processes.reactor, snooze.memory())
+                    .await
+                {
+                    tracing::warn!(%error, "snooze timer failed; retrying at the next tick");
+                }
+            }
+        });
+    }
+
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stop = self.stop.subscribe();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }
+
+    /// Waits until every read model has applied `position`; false when it
+    /// took longer than `patience`.
+    pub async fn wait_for(&self, position: Position, patience: Duration) -> bool {
+        self.views.conversations.wait_for(position, patience).await
+            && self.views.contacts.wait_for(position, patience).await
+            && self.views.team.wait_for(position, patience).await
+    }
+
+    /// Whether every read model has caught up with the log.
+    pub async fn ready(&self) -> bool {
+        let Ok(head) = self.log.head().await else {
+            return false;
+        };
+        self.views.conversations.position() >= head
+            && self.views.contacts.position() >= head
+            && self.views.team.position() >= head
+    }
+
+    /// Reads conversations.
+    #[must_use]
+    pub fn conversations(&self) -> Conversations {
+        Conversations::new(self.views.conversations.view().clone())
+    }
+
+    /// Reads contacts and visitors.
+    #[must_use]
+    pub fn contacts(&self) -> Contacts {
+        Contacts::new(self.views.contacts.view().clone())
+    }
+
+    /// Reads workspaces and teams.
+    #[must_use]
+    pub fn team(&self) -> Team {
+        Team::new(self.views.team.view().clone())
+    }
+
+    /// Stops following the log, waits for the tasks, and closes the log
+    /// (everything acknowledged is durable already).
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.log.close().await;
+    }
+}
+
+fn projection_error(error: tahc_projections::ProjectionError) -> NodeError {
+    NodeError::App(AppError::View(error.to_string()))
+}
+
+/// The email key of a data directory, created (readable by the owner only)
+/// on first start.
+fn email_key(path: &Path) -> Result<EmailKey, NodeError> {
+    let error = |source| NodeError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                error(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "expected 32 bytes",
+                ))
+            })?;
+            Ok(EmailKey::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let key = EmailKey::generate();
+            write_private(path, &key.to_bytes()).map_err(error)?;
+            Ok(key)
+        }
+        Err(e) => Err(error(e)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
