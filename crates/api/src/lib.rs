@@ -5,6 +5,7 @@
 //! specification says; the schema of the contract is served through it.
 
 pub mod graphql_http;
+pub mod visitor_token;
 
 use async_graphql::Executor;
 use axum::Router;

@@ -8,6 +8,7 @@
 //! | `log/` | the event log (sled) |
 //! | `views/` | read models and process managers' memory (sled) |
 //! | `email.key` | the key that hashes email addresses into claim ids |
+//! | `token.key` | the key that signs visitor tokens |
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,8 @@ pub struct Node {
     pub commands: Commands,
     /// The read models.
     pub views: Arc<ReadModels>,
+    /// The key visitor tokens are signed with.
+    pub token_key: [u8; 32],
     processes: Arc<Processes>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -100,7 +103,8 @@ impl Node {
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
         let log = SledLog::open(data_dir.join("log"))?;
         let views = Views::open(data_dir.join("views"))?;
-        let email_key = email_key(&data_dir.join("email.key"))?;
+        let email_key = EmailKey::from_bytes(secret(&data_dir.join("email.key"))?);
+        let token_key = secret(&data_dir.join("token.key"))?;
         let shared: SharedLog = Arc::new(log.clone());
         let commands = Commands::new(Aggregates::new(shared.clone()), clock, email_key);
         let read_models = Arc::new(ReadModels {
@@ -139,6 +143,7 @@ impl Node {
             log,
             commands,
             views: read_models,
+            token_key,
             processes,
             stop,
             tasks: JoinSet::new(),
@@ -246,26 +251,23 @@ fn projection_error(error: tahc_projections::ProjectionError) -> NodeError {
     NodeError::App(AppError::View(error.to_string()))
 }
 
-/// The email key of a data directory, created (readable by the owner only)
-/// on first start.
-fn email_key(path: &Path) -> Result<EmailKey, NodeError> {
+/// A 256-bit secret of the data directory, created (readable by the owner
+/// only) on first start.
+fn secret(path: &Path) -> Result<[u8; 32], NodeError> {
     let error = |source| NodeError::File {
         path: path.to_path_buf(),
         source,
     };
     match std::fs::read(path) {
-        Ok(bytes) => {
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-                error(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "expected 32 bytes",
-                ))
-            })?;
-            Ok(EmailKey::from_bytes(bytes))
-        }
+        Ok(bytes) => bytes.try_into().map_err(|_| {
+            error(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "expected 32 bytes",
+            ))
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let key = EmailKey::generate();
-            write_private(path, &key.to_bytes()).map_err(error)?;
+            let key = EmailKey::generate().to_bytes();
+            write_private(path, &key).map_err(error)?;
             Ok(key)
         }
         Err(e) => Err(error(e)),
