@@ -12,13 +12,41 @@
 //! * Malformed bodies and parameters of the wrong type get a clear error
 //!   naming the parameter, with `extensions.code` BAD_USER_INPUT.
 
+use std::future::Future;
+
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Executor, Variables};
+use async_graphql::{Executor, ObjectType, Schema, SubscriptionType, Variables};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
+
+/// What serves GraphQL requests: a schema, perhaps with per-request data
+/// drawn from the headers (the caller's credentials).
+pub trait Endpoint: Clone + Send + Sync + 'static {
+    /// Runs one request.
+    fn execute(
+        &self,
+        headers: &HeaderMap,
+        request: async_graphql::Request,
+    ) -> impl Future<Output = async_graphql::Response> + Send;
+}
+
+impl<Q, M, S> Endpoint for Schema<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    fn execute(
+        &self,
+        _headers: &HeaderMap,
+        request: async_graphql::Request,
+    ) -> impl Future<Output = async_graphql::Response> + Send {
+        Executor::execute(self, request)
+    }
+}
 
 /// The response media types of the specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,32 +242,37 @@ fn request_error(response_type: ResponseType, error: &RequestError) -> Response 
 }
 
 /// Runs a request and answers as `response_type` demands.
-async fn run<E: Executor>(
-    executor: &E,
+async fn run<E: Endpoint>(
+    endpoint: &E,
+    headers: &HeaderMap,
     response_type: ResponseType,
     request: async_graphql::Request,
 ) -> Response {
-    let response = executor.execute(request).await;
+    let response = endpoint.execute(headers, request).await;
     // Errors before execution (parse, validation) have no data and no path.
     let not_run = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    if not_run {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-            for error in object
-                .get_mut("errors")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                error["extensions"]["code"] = json!("BAD_USER_INPUT");
+    let mut status = StatusCode::BAD_REQUEST;
+    if not_run && let Some(object) = body.as_object_mut() {
+        object.remove("data");
+        for error in object
+            .get_mut("errors")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            match error["extensions"]["code"].as_str() {
+                Some("UNAUTHENTICATED") => status = StatusCode::UNAUTHORIZED,
+                Some(_) => {}
+                // Parse and validation errors.
+                None => error["extensions"]["code"] = json!("BAD_USER_INPUT"),
             }
         }
     }
     let status = match (response_type, not_run) {
-        (ResponseType::GraphQlResponse, true) => StatusCode::BAD_REQUEST,
+        (ResponseType::GraphQlResponse, true) => status,
         _ => StatusCode::OK,
     };
     with_type(status, response_type, body.to_string())
@@ -254,8 +287,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// `POST /graphql`.
-pub async fn post<E: Executor>(
-    State(executor): State<E>,
+pub async fn post<E: Endpoint>(
+    State(endpoint): State<E>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -271,14 +304,14 @@ pub async fn post<E: Executor>(
         );
     }
     match parse_body(&body) {
-        Ok(request) => run(&executor, response_type, request).await,
+        Ok(request) => run(&endpoint, &headers, response_type, request).await,
         Err(error) => request_error(response_type, &error),
     }
 }
 
 /// `GET /graphql`: queries only; GraphiQL for a browser without a query.
-pub async fn get<E: Executor>(
-    State(executor): State<E>,
+pub async fn get<E: Endpoint>(
+    State(endpoint): State<E>,
     headers: HeaderMap,
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
@@ -304,7 +337,7 @@ pub async fn get<E: Executor>(
         Err(error) => return request_error(response_type, &error),
     };
     match operation_type(&request) {
-        Ok(OperationType::Query) => run(&executor, response_type, request).await,
+        Ok(OperationType::Query) => run(&endpoint, &headers, response_type, request).await,
         Ok(_) => {
             let mut response = plain_error(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,0 +1,89 @@
+//! The GraphQL schema of the contract (shared/api-contract.graphql), served
+//! over HTTP by [`crate::graphql_http`].
+
+mod errors;
+mod ids;
+mod mutation;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Result, Schema};
+use axum::http::{HeaderMap, header};
+use tahc_app::{Node, Principal, api_key};
+
+pub use errors::{UserError, UserErrorCode};
+pub use ids::{decode as decode_id, encode as encode_id};
+
+use crate::visitor_token;
+
+/// The schema type.
+pub type TahcSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Deepest query accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Most complex query accepted (each field counts 1).
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// The schema over a node, with depth and complexity limits.
+#[must_use]
+pub fn build(node: Arc<Node>) -> TahcSchema {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .data(node)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The authenticated caller of one request (none: no credentials given).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Option<Principal>);
+
+/// The caller, or UNAUTHENTICATED.
+pub fn caller(ctx: &Context<'_>) -> Result<Principal> {
+    ctx.data_opt::<Caller>()
+        .and_then(|c| c.0)
+        .ok_or_else(errors::unauthenticated)
+}
+
+/// Why credentials were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The `Authorization` header is not `Bearer <credential>`.
+    #[error("the Authorization header must be `Bearer <key or token>`")]
+    Scheme,
+    /// Unknown, rotated or deactivated key; bad or expired token.
+    #[error("invalid credentials")]
+    Invalid,
+}
+
+/// Who is calling, from the `Authorization` header (none: anonymous).
+pub fn authenticate(node: &Node, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthError::Scheme)?;
+    let credential = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or(AuthError::Scheme)?;
+    principal_of(node, credential).map(Some)
+}
+
+/// The principal a team key or a visitor token stands for.
+pub fn principal_of(node: &Node, credential: &str) -> Result<Principal, AuthError> {
+    if credential.starts_with(visitor_token::PREFIX) {
+        let claim = visitor_token::verify(&node.token_key, credential, node.commands.now())
+            .map_err(|_| AuthError::Invalid)?;
+        return Ok(Principal::visitor(claim.workspace_id, claim.visitor_id));
+    }
+    let (workspace, agent) = node
+        .team()
+        .authenticate(&api_key::hash(credential))
+        .map_err(|_| AuthError::Invalid)?
+        .ok_or(AuthError::Invalid)?;
+    Ok(Principal::team(workspace, agent.id, agent.role))
+}

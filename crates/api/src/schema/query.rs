@@ -1,0 +1,194 @@
+//! The query root (the part of the contract served so far).
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use tahc_projections::{ConversationFilter as ViewFilter, ConversationOrder as ViewOrder};
+
+use super::caller;
+use super::errors::coded;
+use super::ids;
+use super::types::{
+    Controller, Conversation, ConversationConnection, ConversationEdge, ConversationStatus,
+    PageInfo, Viewer, node, window,
+};
+
+/// Which conversations to list.
+#[derive(InputObject, Default)]
+pub struct ConversationFilter {
+    status: Option<Vec<ConversationStatus>>,
+    assignee_id: Option<ID>,
+    unassigned: Option<bool>,
+    controller: Option<Controller>,
+    contact_id: Option<ID>,
+    /// Only conversations with an open handoff request.
+    awaiting_human: Option<bool>,
+    /// Words in the visitor's name or email, or in message bodies.
+    search: Option<String>,
+}
+
+/// The fields conversations sort by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationOrderField {
+    /// Last public message.
+    LastActivityAt,
+    /// Start.
+    CreatedAt,
+}
+
+/// Ascending or descending.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OrderDirection {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// How to sort conversations.
+#[derive(InputObject)]
+pub struct ConversationOrder {
+    field: ConversationOrderField,
+    direction: OrderDirection,
+}
+
+/// The inbox counts.
+#[derive(async_graphql::SimpleObject)]
+pub struct ConversationCounts {
+    open: i32,
+    pending: i32,
+    closed: i32,
+    unassigned: i32,
+    awaiting_human: i32,
+    mine: i32,
+}
+
+fn id_of(kind: &str, id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>> {
+    id.map(|id| {
+        ids::decode(kind, &id)
+            .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{field}` is not a {kind} id")))
+    })
+    .transpose()
+}
+
+/// The query root.
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The caller.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        Ok(Viewer(caller(ctx)?))
+    }
+
+    /// One conversation; null when absent or not visible to the caller.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Conversation>> {
+        let caller = caller(ctx)?;
+        let Some(id) = ids::decode("Conversation", &id) else {
+            return Ok(None);
+        };
+        let record = node(ctx).conversations().get(id)?;
+        Ok(record
+            .filter(|r| r.workspace_id == caller.workspace_id)
+            .filter(|r| caller.visitor_id().is_none_or(|v| v == r.visitor_id))
+            .map(|r| Conversation::for_caller(r, &caller)))
+    }
+
+    /// The inbox: conversations matching the filter, newest activity first
+    /// unless ordered otherwise. A visitor sees only its own.
+    #[allow(clippy::too_many_arguments)]
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ConversationFilter>,
+        order_by: Option<ConversationOrder>,
+    ) -> Result<ConversationConnection> {
+        let caller = caller(ctx)?;
+        let window = window(first, after, last, before)?;
+        let filter = filter.unwrap_or_default();
+        let node = node(ctx);
+        let conversations = node.conversations();
+        let mut view_filter = ViewFilter {
+            statuses: filter
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            assignee: id_of("Agent", filter.assignee_id, "assigneeId")?,
+            unassigned: filter.unassigned,
+            controller: filter.controller.map(Into::into),
+            contact: id_of("Contact", filter.contact_id, "contactId")?,
+            awaiting_human: filter.awaiting_human,
+            visitor: caller.visitor_id(),
+            only: None,
+        };
+        if let Some(search) = filter.search.filter(|s| !s.trim().is_empty()) {
+            let team = caller.visitor_id().is_none();
+            let mut found = conversations.search(caller.workspace_id, &search, team)?;
+            if team {
+                // Conversations of contacts whose name or email matches.
+                let contacts = node.contacts().search(caller.workspace_id, &search)?;
+                for contact in contacts {
+                    if let Some(record) = node.contacts().get(contact)? {
+                        found.extend(record.conversations);
+                    }
+                }
+            }
+            view_filter.only = Some(found);
+        }
+        let (order, descending) = match order_by {
+            None => (ViewOrder::LastActivity, true),
+            Some(order) => (
+                match order.field {
+                    ConversationOrderField::LastActivityAt => ViewOrder::LastActivity,
+                    ConversationOrderField::CreatedAt => ViewOrder::Created,
+                },
+                order.direction == OrderDirection::Desc,
+            ),
+        };
+        let page = conversations.list(
+            caller.workspace_id,
+            &view_filter,
+            order,
+            descending,
+            &window,
+        )?;
+        Ok(ConversationConnection {
+            page_info: PageInfo::of(&page),
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, record)| ConversationEdge {
+                    cursor: cursor.encode(),
+                    node: Conversation::for_caller(record, &caller),
+                })
+                .collect(),
+            workspace: caller.workspace_id,
+            filter: view_filter,
+        })
+    }
+
+    /// The inbox counts (team only).
+    async fn conversation_counts(&self, ctx: &Context<'_>) -> Result<ConversationCounts> {
+        let caller = caller(ctx)?;
+        if caller.agent_id().is_none() {
+            return Err(coded("FORBIDDEN", "the inbox counts are for the team"));
+        }
+        let counts = node(ctx)
+            .conversations()
+            .counts(caller.workspace_id, caller.agent_id())?;
+        let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+        Ok(ConversationCounts {
+            open: n(counts.open),
+            pending: n(counts.pending),
+            closed: n(counts.closed),
+            unassigned: n(counts.unassigned),
+            awaiting_human: n(counts.awaiting_human),
+            mine: n(counts.mine),
+        })
+    }
+}

@@ -1,0 +1,273 @@
+//! The contract served by a real node, through the full router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tahc_app::{Node, SystemClock};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+struct Server {
+    _dir: TempDir,
+    node: Arc<Node>,
+    router: axum::Router,
+    admin_key: String,
+    workspace: String,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = TempDir::new().unwrap();
+        let node = Arc::new(
+            Node::start(dir.path(), Arc::new(SystemClock))
+                .await
+                .unwrap(),
+        );
+        let created = node
+            .commands
+            .create_workspace("Acme".into(), "Ada".into(), "ada@acme.example".into(), None)
+            .await
+            .unwrap();
+        let router = tahc_api::router(node.clone());
+        let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
+        let server = Server {
+            _dir: dir,
+            node,
+            router,
+            admin_key: created.api_key,
+            workspace,
+        };
+        // Wait until the team view knows the admin's key.
+        for _ in 0..200 {
+            if server.node.ready().await {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        server
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn graphql(&self, credential: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .graphql_as(credential, query, variables, "application/json")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn graphql_as(
+        &self,
+        credential: Option<&str>,
+        query: &str,
+        variables: Value,
+        accept: &str,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, accept);
+        if let Some(credential) = credential {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {credential}"));
+        }
+        let body = json!({"query": query, "variables": variables}).to_string();
+        self.call(request.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn visitor_token(&self) -> String {
+        let request = Request::post("/widget/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"workspace": self.workspace}).to_string()))
+            .unwrap();
+        let (status, body) = self.call(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+const START: &str = "mutation($b:String!){startConversation(input:{body:$b}){conversation{id status controller messageCount visitor{displayName}} message{body authorKind} userErrors{code field message}}}";
+const SEND: &str = "mutation($c:ID!,$b:String!,$i:Boolean){sendMessage(input:{conversationId:$c,body:$b,internal:$i}){message{id body internal} conversation{status messageCount} userErrors{code field message}}}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_decide_who_the_viewer_is() {
+    let server = Server::start().await;
+    let anonymous = server.graphql(None, "{viewer{role}}", json!({})).await;
+    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    let admin = server.graphql(Some(&server.admin_key), "{viewer{role agent{name} workspace{id name settings{aiEnabled aiConfidenceThreshold}}}}", json!({})).await;
+    assert_eq!(admin["data"]["viewer"]["role"], "ADMIN");
+    assert_eq!(admin["data"]["viewer"]["agent"]["name"], "Ada");
+    assert_eq!(admin["data"]["viewer"]["workspace"]["id"], server.workspace);
+    assert_eq!(
+        admin["data"]["viewer"]["workspace"]["settings"]["aiConfidenceThreshold"],
+        0.6
+    );
+    for bad in [
+        "tahc_0000",
+        "tahcv_00.00",
+        &server.admin_key.replace('a', "b"),
+    ] {
+        let (status, body) = server
+            .graphql_as(
+                Some(bad),
+                "{viewer{role}}",
+                json!({}),
+                "application/graphql-response+json",
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+        assert!(body.get("data").is_none());
+    }
+    let visitor = server.visitor_token().await;
+    let me = server
+        .graphql(
+            Some(&visitor),
+            "{viewer{role agent{name} visitor{displayName}}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["data"]["viewer"]["role"], Value::Null);
+    assert!(
+        me["data"]["viewer"]["visitor"]["displayName"]
+            .as_str()
+            .unwrap()
+            .starts_with("Visitor ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_starts_and_writes_and_the_team_sees_it_in_the_inbox() {
+    let server = Server::start().await;
+    let visitor = server.visitor_token().await;
+    let started = server
+        .graphql(Some(&visitor), START, json!({"b": "Where is my order?"}))
+        .await;
+    let conversation = &started["data"]["startConversation"]["conversation"];
+    assert_eq!(conversation["status"], "OPEN");
+    assert_eq!(conversation["controller"], "AI");
+    assert_eq!(
+        started["data"]["startConversation"]["message"]["authorKind"],
+        "VISITOR"
+    );
+    let id = conversation["id"].as_str().unwrap().to_owned();
+
+    let note = server
+        .graphql(
+            Some(&server.admin_key),
+            SEND,
+            json!({"c": id, "b": "VIP", "i": true}),
+        )
+        .await;
+    assert_eq!(note["data"]["sendMessage"]["message"]["internal"], true);
+    assert_eq!(
+        note["data"]["sendMessage"]["conversation"]["messageCount"],
+        2
+    );
+    let inbox = server
+        .graphql(Some(&server.admin_key), "{conversations(first:10,filter:{status:[OPEN]}){totalCount nodes{id messageCount lastMessage{body}}} conversationCounts{open unassigned}}", json!({}))
+        .await;
+    assert_eq!(inbox["data"]["conversations"]["totalCount"], 1);
+    assert_eq!(
+        inbox["data"]["conversations"]["nodes"][0]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        inbox["data"]["conversations"]["nodes"][0]["lastMessage"]["body"],
+        "Where is my order?"
+    );
+    assert_eq!(inbox["data"]["conversationCounts"]["open"], 1);
+
+    // The visitor never sees the note.
+    let mine = server.graphql(Some(&visitor), "query($c:ID!){conversation(id:$c){messageCount messages{totalCount nodes{body internal}}}}", json!({"c": id})).await;
+    assert_eq!(mine["data"]["conversation"]["messageCount"], 1);
+    assert_eq!(
+        mine["data"]["conversation"]["messages"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Another visitor of the same workspace sees nothing of it.
+    let stranger = server.visitor_token().await;
+    let theirs = server
+        .graphql(
+            Some(&stranger),
+            "query($c:ID!){conversation(id:$c){id} conversations{totalCount}}",
+            json!({"c": id}),
+        )
+        .await;
+    assert_eq!(theirs["data"]["conversation"], Value::Null);
+    assert_eq!(theirs["data"]["conversations"]["totalCount"], 0);
+    let hijack = server
+        .graphql(Some(&stranger), SEND, json!({"c": id, "b": "hi"}))
+        .await;
+    assert_eq!(
+        hijack["data"]["sendMessage"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mistakes_come_back_as_user_errors_and_bad_arguments_as_bad_user_input() {
+    let server = Server::start().await;
+    let visitor = server.visitor_token().await;
+    let empty = server
+        .graphql(Some(&visitor), START, json!({"b": "   "}))
+        .await;
+    let error = &empty["data"]["startConversation"]["userErrors"][0];
+    assert_eq!(error["code"], "INVALID");
+    assert_eq!(error["field"], json!(["input", "body"]));
+    let started = server
+        .graphql(Some(&visitor), START, json!({"b": "hi"}))
+        .await;
+    let id = started["data"]["startConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let note = server
+        .graphql(
+            Some(&visitor),
+            SEND,
+            json!({"c": id, "b": "psst", "i": true}),
+        )
+        .await;
+    assert_eq!(
+        note["data"]["sendMessage"]["userErrors"][0]["field"],
+        json!(["input", "internal"])
+    );
+    for arguments in ["first:0", "first:101", "first:2,last:2", "after:\"zz\""] {
+        let body = server
+            .graphql(
+                Some(&server.admin_key),
+                &format!("{{conversations({arguments}){{totalCount}}}}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{arguments}");
+    }
+    let request = Request::post("/widget/session")
+        .body(Body::from("{\"workspace\":\"nope\"}"))
+        .unwrap();
+    assert_eq!(server.call(request).await.0, StatusCode::NOT_FOUND);
+    let request = Request::post("/widget/session")
+        .body(Body::from("not json"))
+        .unwrap();
+    assert_eq!(server.call(request).await.0, StatusCode::BAD_REQUEST);
+}
