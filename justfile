@@ -1,5 +1,9 @@
 # The everyday recipes. Each is a plain cargo command; `just` is optional.
 
+# Run the service on ./tahc-data (the README's first command).
+serve:
+    cargo run --release -p tahc -- serve
+
 # Run every test (the README's test command).
 test:
     cargo test --workspace

@@ -1,8 +1,9 @@
-//! `tahc`: the conversation service's binary. For now it reads and checks
-//! the event log of a data directory; `serve` arrives with the API.
+//! `tahc`: the conversation service's binary: `serve` runs a node; `events`
+//! and `verify` read and check the event log of a data directory.
 
 mod data_dir;
 mod events;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ struct DataDirArg {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service on a data directory (embedded sled by default).
+    Serve(serve::ServeArgs),
     /// Print the event log, oldest first.
     Events(events::EventsArgs),
     /// Walk the hash chain; exit 0 when it holds, 1 with the first bad position.
@@ -46,6 +49,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TAHC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -55,6 +65,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
+            Command::Serve(args) => serve::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Verify(args) => verify::run(&args.data_dir).await,
         }

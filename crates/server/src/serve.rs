@@ -1,0 +1,120 @@
+//! `tahc serve`: one node on a data directory, serving the API.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tahc_app::{Node, SystemClock};
+use tahc_events::Position;
+use tahc_store::LogReader;
+
+/// Options of `tahc serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The data directory (created when missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TAHC_DATA_DIR",
+        default_value = "./tahc-data"
+    )]
+    data_dir: PathBuf,
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TAHC_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    listen: SocketAddr,
+    /// On the first start of an empty data directory, this becomes the admin
+    /// key of the default workspace (for automation) instead of a new one.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TAHC_BOOTSTRAP_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    bootstrap_admin_key: Option<String>,
+}
+
+/// Starts the node, prints where to go, serves until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    let node = Node::start(&args.data_dir, Arc::new(SystemClock))
+        .await
+        .map_err(|e| format!("cannot start on {}: {e}", args.data_dir.display()))?;
+    let fresh = node.log.head().await.map_err(|e| e.to_string())? == Position::START;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{address}");
+    println!("tahc is running at {base}");
+    println!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
+    println!("  Health: {base}/healthz   Readiness: {base}/readyz");
+    println!("  Data directory: {}", args.data_dir.display());
+    if fresh {
+        let created = node
+            .commands
+            .create_workspace(
+                "Default workspace".into(),
+                "Admin".into(),
+                "admin@tahc.local".into(),
+                args.bootstrap_admin_key.filter(|k| !k.is_empty()),
+            )
+            .await
+            .map_err(|e| format!("cannot create the default workspace: {e}"))?;
+        let head = node.log.head().await.map_err(|e| e.to_string())?;
+        if !node
+            .wait_for(head, std::time::Duration::from_secs(30))
+            .await
+        {
+            return Err("the views did not catch up with the new workspace".into());
+        }
+        println!(
+            "  Workspace id (for the widget): {}",
+            tahc_api::schema::encode_id("Workspace", created.workspace_id).0
+        );
+        println!(
+            "  Admin API key (shown once, stored only as a hash): {}",
+            created.api_key
+        );
+        println!(
+            "  Try: curl -s {base}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{viewer{{role workspace{{name}}}}}}\"}}'",
+            created.api_key
+        );
+    } else {
+        println!("  Existing data: use the admin key printed on the first start.");
+    }
+    let node = Arc::new(node);
+    let app = tahc_api::router(node.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    // stdout may be gone by now (a closed pipe); that must not fail a clean stop.
+    let _ = writeln!(std::io::stdout(), "tahc: shutting down");
+    match Arc::try_unwrap(node) {
+        Ok(node) => node.shutdown().await,
+        Err(_) => tracing::warn!("requests still hold the node; the log closes when they end"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+}
