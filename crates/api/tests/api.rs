@@ -15,6 +15,7 @@ struct Server {
     node: Arc<Node>,
     router: axum::Router,
     admin_key: String,
+    admin: tahc_app::Principal,
     workspace: String,
 }
 
@@ -270,4 +271,82 @@ async fn mistakes_come_back_as_user_errors_and_bad_arguments_as_bad_user_input()
         .body(Body::from("not json"))
         .unwrap();
     assert_eq!(server.call(request).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_reads_contacts_and_visitors_may_not() {
+    let server = Server::start().await;
+    let visitor_token = server.visitor_token().await;
+    let started = server
+        .graphql(Some(&visitor_token), START, json!({"b": "Hello"}))
+        .await;
+    let conversation = started["data"]["startConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Identify through the commands (the mutation arrives with the rest of the contract).
+    let claim =
+        tahc_api::visitor_token::verify(&server.node.token_key, &visitor_token, chrono::Utc::now())
+            .unwrap();
+    let visitor = tahc_app::Principal::visitor(claim.workspace_id, claim.visitor_id);
+    let (contact_id, _) = server
+        .node
+        .commands
+        .identify_visitor(
+            &visitor,
+            None,
+            "Zoe@Example.com".into(),
+            Some("Zoë Saldaña".into()),
+        )
+        .await
+        .unwrap();
+    let (_, noted) = server
+        .node
+        .commands
+        .add_note(&admin, contact_id, "Prefers email".into())
+        .await
+        .unwrap();
+    assert!(
+        server
+            .node
+            .wait_for(
+                noted.appended.unwrap().last_position,
+                std::time::Duration::from_secs(5)
+            )
+            .await
+    );
+    // The links process manager puts the conversation into the contact.
+    let mut linked = Value::Null;
+    for _ in 0..100 {
+        linked = server
+            .graphql(Some(&server.admin_key), "query($c:ID!){conversation(id:$c){contact{name email conversationCount notes{body author{name}} customFields{key}}}}", json!({"c": conversation}))
+            .await;
+        if linked["data"]["conversation"]["contact"]["conversationCount"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let contact = &linked["data"]["conversation"]["contact"];
+    assert_eq!(contact["name"], "Zoë Saldaña", "{linked}");
+    assert_eq!(contact["email"], "zoe@example.com");
+    assert_eq!(contact["conversationCount"], 1);
+    assert_eq!(contact["notes"][0]["body"], "Prefers email");
+    assert_eq!(contact["notes"][0]["author"]["name"], "Ada");
+
+    let found = server.graphql(Some(&server.admin_key), "{contacts(search:\"zoe\"){totalCount nodes{name conversations{totalCount}}} contactByEmail(email:\"ZOE@example.com\"){name} agents{name role}}", json!({})).await;
+    assert_eq!(found["data"]["contacts"]["totalCount"], 1, "{found}");
+    assert_eq!(
+        found["data"]["contacts"]["nodes"][0]["conversations"]["totalCount"],
+        1
+    );
+    assert_eq!(found["data"]["contactByEmail"]["name"], "Zoë Saldaña");
+    assert_eq!(found["data"]["agents"][0]["role"], "ADMIN");
+    let nobody = server.graphql(Some(&server.admin_key), "{contacts(search:\"nobody\"){totalCount} contactByEmail(email:\"none@example.com\"){name}}", json!({})).await;
+    assert_eq!(nobody["data"]["contacts"]["totalCount"], 0);
+    assert_eq!(nobody["data"]["contactByEmail"], Value::Null);
+
+    let refused = server
+        .graphql(Some(&visitor_token), "{contacts{totalCount}}", json!({}))
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN");
 }

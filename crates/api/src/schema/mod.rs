@@ -1,6 +1,7 @@
 //! The GraphQL schema of the contract (shared/api-contract.graphql), served
 //! over HTTP by [`crate::graphql_http`].
 
+mod contacts;
 mod errors;
 mod ids;
 mod mutation;
@@ -9,7 +10,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Result, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Result, Schema};
 use axum::http::{HeaderMap, header};
 use tahc_app::{Node, Principal, api_key};
 
@@ -18,8 +19,12 @@ pub use ids::{decode as decode_id, encode as encode_id};
 
 use crate::visitor_token;
 
+/// The query root: every area's queries, merged.
+#[derive(MergedObject, Default)]
+pub struct Query(query::ConversationQuery, contacts::ContactQuery);
+
 /// The schema type.
-pub type TahcSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type TahcSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -29,7 +34,7 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 /// The schema over a node, with depth and complexity limits.
 #[must_use]
 pub fn build(node: Arc<Node>) -> TahcSchema {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
         .data(node)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

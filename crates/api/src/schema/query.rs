@@ -1,4 +1,4 @@
-//! The query root (the part of the contract served so far).
+//! Queries about the caller and conversations.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use tahc_projections::{ConversationFilter as ViewFilter, ConversationOrder as ViewOrder};
@@ -69,12 +69,12 @@ fn id_of(kind: &str, id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>> 
     .transpose()
 }
 
-/// The query root.
+/// Queries about conversations and the caller.
 #[derive(Default)]
-pub struct Query;
+pub struct ConversationQuery;
 
 #[Object]
-impl Query {
+impl ConversationQuery {
     /// The caller.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
         Ok(Viewer(caller(ctx)?))

@@ -172,6 +172,9 @@ impl Visitor {
     async fn display_name(&self) -> String {
         self.0.display_name()
     }
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
+        contact(ctx, self.0.contact_id)
+    }
     async fn blocked(&self) -> bool {
         self.0.blocked
     }
@@ -221,6 +224,12 @@ pub fn agent(ctx: &Context<'_>, workspace: Uuid, agent_id: Option<Uuid>) -> Resu
         .workspace(workspace)?
         .and_then(|w| w.agents.get(&agent_id).cloned())
         .map(Agent))
+}
+
+/// A contact by id.
+fn contact(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<super::contacts::Contact>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(node(ctx).contacts().get(id)?.map(super::contacts::Contact))
 }
 
 /// The open handoff request, or the last accepted one.
@@ -333,6 +342,10 @@ impl Conversation {
             .visitor(self.record.visitor_id)?
             .map(Visitor)
             .ok_or_else(|| coded("INTERNAL", "the conversation's visitor is missing"))
+    }
+    /// The contact the visitor is known as, once identified.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
+        contact(ctx, self.record.contact_id)
     }
     /// Preview of the most recent public message.
     async fn last_message(&self) -> Option<Message> {
