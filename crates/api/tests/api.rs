@@ -39,6 +39,7 @@ impl Server {
             node,
             router,
             admin_key: created.api_key,
+            admin: created.admin,
             workspace,
         };
         // Wait until the team view knows the admin's key.
@@ -303,7 +304,7 @@ async fn the_team_reads_contacts_and_visitors_may_not() {
     let (_, noted) = server
         .node
         .commands
-        .add_note(&admin, contact_id, "Prefers email".into())
+        .add_note(&server.admin, contact_id, "Prefers email".into())
         .await
         .unwrap();
     assert!(
