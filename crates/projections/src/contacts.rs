@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::conversations::{read, sortable};
 use crate::page::{Cursor, Page, Window, bounds};
 use crate::projection::Projector;
-use crate::view::{View, ViewChanges, ViewError};
+use crate::view::{View, ViewChanges, ViewError, json};
 use crate::words::words;
 
 /// A team note on a contact.
@@ -223,10 +223,6 @@ fn index_keys(contact: &ContactRecord) -> Vec<Vec<u8>> {
             .map(|w| word_key(contact.workspace_id, w, contact.id)),
     );
     keys
-}
-
-fn json(value: &impl Serialize) -> Result<Vec<u8>, ViewError> {
-    serde_json::to_vec(value).map_err(|e| ViewError::Record(e.to_string()))
 }
 
 fn plain(personal: &Personal) -> Option<String> {
@@ -543,22 +539,9 @@ impl Contacts {
     /// The contacts of a workspace whose name words (by prefix) or email
     /// match every word of `search`.
     pub fn search(&self, workspace: Uuid, search: &str) -> Result<BTreeSet<Uuid>, ViewError> {
-        let mut found: Option<BTreeSet<Uuid>> = None;
-        for word in words(search) {
-            let prefix = word_prefix(workspace, &word);
-            let mut matches = BTreeSet::new();
-            for entry in self.view.scan(&prefix) {
-                let (key, _) = entry?;
-                let id = Uuid::from_slice(&key[key.len() - 16..])
-                    .map_err(|e| ViewError::Record(e.to_string()))?;
-                matches.insert(id);
-            }
-            found = Some(match found {
-                None => matches,
-                Some(so_far) => so_far.intersection(&matches).copied().collect(),
-            });
-        }
-        Ok(found.unwrap_or_default())
+        crate::words::search(&self.view, search, |word| {
+            vec![word_prefix(workspace, word)]
+        })
     }
 
     /// A page of a workspace's contacts in `order`, limited to the ids of

@@ -188,24 +188,13 @@ impl Conversations {
         search: &str,
         notes: bool,
     ) -> Result<BTreeSet<Uuid>, ViewError> {
-        let mut found: Option<BTreeSet<Uuid>> = None;
-        for word in crate::words::words(search) {
-            let mut matches = BTreeSet::new();
-            let indexes: &[bool] = if notes { &[false, true] } else { &[false] };
-            for internal in indexes {
-                for entry in self.view.scan(word_prefix(*internal, workspace, &word)) {
-                    let (key, _) = entry?;
-                    let id = Uuid::from_slice(&key[key.len() - 16..])
-                        .map_err(|e| ViewError::Record(e.to_string()))?;
-                    matches.insert(id);
-                }
+        crate::words::search(&self.view, search, |word| {
+            let mut prefixes = vec![word_prefix(false, workspace, word)];
+            if notes {
+                prefixes.push(word_prefix(true, workspace, word));
             }
-            found = Some(match found {
-                None => matches,
-                Some(so_far) => so_far.intersection(&matches).copied().collect(),
-            });
-        }
-        Ok(found.unwrap_or_default())
+            prefixes
+        })
     }
 
     /// How many of a workspace's conversations match `filter`.

@@ -25,7 +25,8 @@ use tahc_events::{
 use uuid::Uuid;
 
 use crate::projection::Projector;
-use crate::view::{View, ViewChanges, ViewError};
+pub(crate) use crate::view::read;
+use crate::view::{View, ViewChanges, ViewError, json};
 
 /// A handoff as the inbox shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,20 +269,6 @@ fn count(
         changes.put(&key, current.saturating_add_signed(delta).to_be_bytes());
     }
     Ok(())
-}
-
-/// Reads a JSON record of the view.
-pub(crate) fn read<T: for<'de> Deserialize<'de>>(
-    view: &View,
-    key: &[u8],
-) -> Result<Option<T>, ViewError> {
-    view.get(key)?
-        .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| ViewError::Record(e.to_string())))
-        .transpose()
-}
-
-fn json(value: &impl Serialize) -> Result<Vec<u8>, ViewError> {
-    serde_json::to_vec(value).map_err(|e| ViewError::Record(e.to_string()))
 }
 
 /// Builds the conversations view.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::conversations::read;
 use crate::projection::Projector;
-use crate::view::{View, ViewChanges, ViewError};
+use crate::view::{View, ViewChanges, ViewError, json};
 
 /// A team member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,10 +101,6 @@ fn workspace_key(id: Uuid) -> Vec<u8> {
 
 fn key_hash_key(hash: &str) -> Vec<u8> {
     [&b"k"[..], hash.as_bytes()].concat()
-}
-
-fn json(value: &impl Serialize) -> Result<Vec<u8>, ViewError> {
-    serde_json::to_vec(value).map_err(|e| ViewError::Record(e.to_string()))
 }
 
 /// Builds the team view.

@@ -138,6 +138,21 @@ impl View {
     }
 }
 
+/// A view record as stored: JSON.
+pub(crate) fn json(value: &impl serde::Serialize) -> Result<Vec<u8>, ViewError> {
+    serde_json::to_vec(value).map_err(|e| ViewError::Record(e.to_string()))
+}
+
+/// Reads a JSON record of a view.
+pub(crate) fn read<T: for<'de> serde::Deserialize<'de>>(
+    view: &View,
+    key: &[u8],
+) -> Result<Option<T>, ViewError> {
+    view.get(key)?
+        .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| ViewError::Record(e.to_string())))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use uuid::Uuid;
+
+use crate::view::{View, ViewError};
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -27,6 +31,33 @@ pub fn normalise(text: &str) -> String {
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// The ids indexed under words starting with every word of `search` (AND
+/// across words, prefix within a word). `prefixes` names the index
+/// prefixes of one word; index keys end with the 16-byte id.
+pub(crate) fn search(
+    view: &View,
+    search: &str,
+    prefixes: impl Fn(&str) -> Vec<Vec<u8>>,
+) -> Result<BTreeSet<Uuid>, ViewError> {
+    let mut found: Option<BTreeSet<Uuid>> = None;
+    for word in words(search) {
+        let mut matches = BTreeSet::new();
+        for prefix in prefixes(&word) {
+            for entry in view.scan(prefix) {
+                let (key, _) = entry?;
+                let id = Uuid::from_slice(&key[key.len() - 16..])
+                    .map_err(|e| ViewError::Record(e.to_string()))?;
+                matches.insert(id);
+            }
+        }
+        found = Some(match found {
+            None => matches,
+            Some(so_far) => so_far.intersection(&matches).copied().collect(),
+        });
+    }
+    Ok(found.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -12,9 +12,7 @@ use super::caller;
 use super::errors::coded;
 use super::ids;
 use super::query::OrderDirection;
-use super::types::{
-    Agent, Conversation, ConversationConnection, ConversationEdge, PageInfo, agent, node, window,
-};
+use super::types::{Agent, ConversationConnection, PageInfo, agent, node, window};
 
 /// Contacts are the team's: visitors may not read them.
 fn team_member(ctx: &Context<'_>) -> Result<Principal> {
@@ -128,19 +126,12 @@ impl Contact {
             true,
             &window,
         )?;
-        Ok(ConversationConnection {
-            page_info: PageInfo::of(&page),
-            edges: page
-                .items
-                .into_iter()
-                .map(|(cursor, record)| ConversationEdge {
-                    cursor: cursor.encode(),
-                    node: Conversation::for_caller(record, &caller),
-                })
-                .collect(),
-            workspace: self.0.workspace_id,
+        Ok(ConversationConnection::new(
+            page,
+            &caller,
+            self.0.workspace_id,
             filter,
-        })
+        ))
     }
     async fn notes(&self) -> Vec<ContactNote> {
         let mut notes: Vec<_> = self.0.notes.values().cloned().collect();

@@ -7,8 +7,7 @@ use super::caller;
 use super::errors::coded;
 use super::ids;
 use super::types::{
-    Controller, Conversation, ConversationConnection, ConversationEdge, ConversationStatus,
-    PageInfo, Viewer, node, window,
+    Controller, Conversation, ConversationConnection, ConversationStatus, Viewer, node, window,
 };
 
 /// Which conversations to list.
@@ -157,19 +156,12 @@ impl ConversationQuery {
             descending,
             &window,
         )?;
-        Ok(ConversationConnection {
-            page_info: PageInfo::of(&page),
-            edges: page
-                .items
-                .into_iter()
-                .map(|(cursor, record)| ConversationEdge {
-                    cursor: cursor.encode(),
-                    node: Conversation::for_caller(record, &caller),
-                })
-                .collect(),
-            workspace: caller.workspace_id,
-            filter: view_filter,
-        })
+        Ok(ConversationConnection::new(
+            page,
+            &caller,
+            caller.workspace_id,
+            view_filter,
+        ))
     }
 
     /// The inbox counts (team only).

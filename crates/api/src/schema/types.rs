@@ -467,6 +467,32 @@ pub struct ConversationConnection {
     pub filter: ViewFilter,
 }
 
+impl ConversationConnection {
+    /// A page of conversations as `caller` may see them; `workspace` and
+    /// `filter` let `totalCount` count on demand.
+    #[must_use]
+    pub fn new(
+        page: Page<ConversationRecord>,
+        caller: &Principal,
+        workspace: Uuid,
+        filter: ViewFilter,
+    ) -> Self {
+        ConversationConnection {
+            page_info: PageInfo::of(&page),
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, record)| ConversationEdge {
+                    cursor: cursor.encode(),
+                    node: Conversation::for_caller(record, caller),
+                })
+                .collect(),
+            workspace,
+            filter,
+        }
+    }
+}
+
 #[Object]
 impl ConversationConnection {
     async fn edges(&self) -> &Vec<ConversationEdge> {
