@@ -351,3 +351,85 @@ async fn the_team_reads_contacts_and_visitors_may_not() {
         .await;
     assert_eq!(code(&refused), "FORBIDDEN");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_takes_over_assigns_and_closes_through_the_api() {
+    let server = Server::start().await;
+    let visitor = server.visitor_token().await;
+    let started = server
+        .graphql(Some(&visitor), START, json!({"b": "I need a human"}))
+        .await;
+    let id = started["data"]["startConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v = json!({"c": id});
+
+    let asked = server.graphql(Some(&visitor), "mutation($c:ID!){requestHuman(input:{conversationId:$c,reason:CUSTOMER_REQUEST}){conversation{handoff{reason acceptedBy{name}}} userErrors{code}}}", v.clone()).await;
+    assert_eq!(
+        asked["data"]["requestHuman"]["conversation"]["handoff"]["reason"], "CUSTOMER_REQUEST",
+        "{asked}"
+    );
+    let sneaky = server.graphql(Some(&visitor), "mutation($c:ID!){requestHuman(input:{conversationId:$c,reason:RULE}){userErrors{code field}}}", v.clone()).await;
+    assert_eq!(
+        sneaky["data"]["requestHuman"]["userErrors"][0]["field"],
+        json!(["input", "reason"])
+    );
+    let forbidden = server
+        .graphql(
+            Some(&visitor),
+            "mutation($c:ID!){takeOver(input:{conversationId:$c}){conversation{id}}}",
+            v.clone(),
+        )
+        .await;
+    assert_eq!(code(&forbidden), "FORBIDDEN");
+
+    let taken = server.graphql(Some(&server.admin_key), "mutation($c:ID!){takeOver(input:{conversationId:$c,clientMutationId:\"m1\"}){clientMutationId conversation{controller assignee{name} handoff{acceptedBy{name}}}}}", v.clone()).await;
+    let payload = &taken["data"]["takeOver"];
+    assert_eq!(payload["clientMutationId"], "m1");
+    assert_eq!(payload["conversation"]["controller"], "HUMAN");
+    assert_eq!(payload["conversation"]["assignee"]["name"], "Ada");
+    assert_eq!(
+        payload["conversation"]["handoff"]["acceptedBy"]["name"],
+        "Ada"
+    );
+
+    let identified = server.graphql(Some(&visitor), "mutation{identifyVisitor(input:{email:\"lin@example.com\",name:\"Lin\"}){contact{name email} userErrors{code field}}}", json!({})).await;
+    assert_eq!(
+        identified["data"]["identifyVisitor"]["contact"]["email"], "lin@example.com",
+        "{identified}"
+    );
+    let bad = server.graphql(Some(&visitor), "mutation{identifyVisitor(input:{email:\"nope\"}){contact{name} userErrors{code field}}}", json!({})).await;
+    assert_eq!(
+        bad["data"]["identifyVisitor"]["userErrors"][0]["code"],
+        "INVALID"
+    );
+
+    let unassigned = server.graphql(Some(&server.admin_key), "mutation($c:ID!){assignConversation(input:{conversationId:$c,assigneeId:null}){conversation{assignee{name}}}}", v.clone()).await;
+    assert_eq!(
+        unassigned["data"]["assignConversation"]["conversation"]["assignee"],
+        Value::Null
+    );
+    let past = server.graphql(Some(&server.admin_key), "mutation($c:ID!){snoozeConversation(input:{conversationId:$c,until:\"2001-01-01T00:00:00Z\"}){userErrors{code field}}}", v.clone()).await;
+    assert_eq!(
+        past["data"]["snoozeConversation"]["userErrors"][0]["field"],
+        json!(["input", "until"])
+    );
+    let closed = server.graphql(Some(&server.admin_key), "mutation($c:ID!){setConversationStatus(input:{conversationId:$c,status:CLOSED}){conversation{status closedAt}}}", v.clone()).await;
+    assert_eq!(
+        closed["data"]["setConversationStatus"]["conversation"]["status"],
+        "CLOSED"
+    );
+    assert!(closed["data"]["setConversationStatus"]["conversation"]["closedAt"].is_string());
+    let unknown = server
+        .graphql(
+            Some(&server.admin_key),
+            "mutation{takeOver(input:{conversationId:\"bm9wZQ\"}){userErrors{code field}}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        unknown["data"]["takeOver"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+}

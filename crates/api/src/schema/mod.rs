@@ -2,6 +2,7 @@
 //! over HTTP by [`crate::graphql_http`].
 
 mod contacts;
+mod conversation_mutations;
 mod errors;
 mod ids;
 mod mutation;
@@ -23,8 +24,15 @@ use crate::visitor_token;
 #[derive(MergedObject, Default)]
 pub struct Query(query::ConversationQuery, contacts::ContactQuery);
 
+/// The mutation root: every area's mutations, merged.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    mutation::MessageMutation,
+    conversation_mutations::ConversationMutation,
+);
+
 /// The schema type.
-pub type TahcSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
+pub type TahcSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -34,7 +42,7 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 /// The schema over a node, with depth and complexity limits.
 #[must_use]
 pub fn build(node: Arc<Node>) -> TahcSchema {
-    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(node)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

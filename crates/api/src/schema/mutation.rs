@@ -1,5 +1,5 @@
-//! The mutation root (the part of the contract served so far). Every
-//! mutation answers once every view has applied its write.
+//! Starting conversations and posting messages. Every mutation answers
+//! once every view has applied its write.
 
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ pub struct SendMessagePayload {
 }
 
 /// Waits until the views show `position`.
-async fn settled(ctx: &Context<'_>, position: Option<Position>) -> Result<()> {
+pub(super) async fn settled(ctx: &Context<'_>, position: Option<Position>) -> Result<()> {
     if let Some(position) = position
         && !node(ctx).wait_for(position, VIEW_PATIENCE).await
     {
@@ -67,12 +67,12 @@ async fn settled(ctx: &Context<'_>, position: Option<Position>) -> Result<()> {
     Ok(())
 }
 
-/// The mutation root.
+/// Starting conversations and posting messages.
 #[derive(Default)]
-pub struct Mutation;
+pub struct MessageMutation;
 
 #[Object]
-impl Mutation {
+impl MessageMutation {
     /// A visitor (or the team on a visitor's behalf) starts a conversation.
     async fn start_conversation(
         &self,
