@@ -544,6 +544,30 @@ impl Contacts {
         })
     }
 
+    /// How many contacts a list of the workspace holds: the ids of `only`
+    /// (a search, already limited to the workspace), or every contact,
+    /// counted in an index without reading a record.
+    pub fn count(
+        &self,
+        workspace: Uuid,
+        only: Option<&BTreeSet<Uuid>>,
+    ) -> Result<usize, ViewError> {
+        match only {
+            Some(only) => Ok(only.len()),
+            None => {
+                let mut count = 0;
+                for entry in self
+                    .view
+                    .scan(order_prefix(workspace, ContactOrder::FirstSeenAt))
+                {
+                    entry?;
+                    count += 1;
+                }
+                Ok(count)
+            }
+        }
+    }
+
     /// A page of a workspace's contacts in `order`, limited to the ids of
     /// `only` when given (a search).
     pub fn list(

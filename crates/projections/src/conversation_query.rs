@@ -209,6 +209,19 @@ impl Conversations {
         Ok(page.items.len())
     }
 
+    /// The message posted at `position`; `None` for a visitor when it is an
+    /// internal note.
+    pub fn message(
+        &self,
+        conversation: Uuid,
+        position: tahc_events::Position,
+        public_only: bool,
+    ) -> Result<Option<MessageRecord>, ViewError> {
+        let message: Option<MessageRecord> =
+            read(&self.view, &message_key(false, conversation, position))?;
+        Ok(message.filter(|m| !(public_only && m.internal)))
+    }
+
     /// A page of a conversation's timeline, oldest first; `public_only` for
     /// visitors, who never see internal notes.
     pub fn messages(

@@ -204,13 +204,23 @@ pub struct ContactEdge {
 pub struct ContactConnection {
     edges: Vec<ContactEdge>,
     page_info: PageInfo,
-    total_count: i32,
+    #[graphql(skip)]
+    workspace: uuid::Uuid,
+    #[graphql(skip)]
+    only: Option<std::collections::BTreeSet<uuid::Uuid>>,
 }
 
 #[async_graphql::ComplexObject]
 impl ContactConnection {
     async fn nodes(&self) -> Vec<&Contact> {
         self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// Counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let total = node(ctx)
+            .contacts()
+            .count(self.workspace, self.only.as_ref())?;
+        Ok(i32::try_from(total).unwrap_or(i32::MAX))
     }
 }
 
@@ -351,16 +361,6 @@ impl ContactQuery {
             descending,
             &window,
         )?;
-        let total = contacts
-            .list(
-                caller.workspace_id,
-                only.as_ref(),
-                order,
-                descending,
-                &Default::default(),
-            )?
-            .items
-            .len();
         Ok(ContactConnection {
             page_info: PageInfo::of(&page),
             edges: page
@@ -371,7 +371,8 @@ impl ContactQuery {
                     node: Contact(record),
                 })
                 .collect(),
-            total_count: total as i32,
+            workspace: caller.workspace_id,
+            only,
         })
     }
 

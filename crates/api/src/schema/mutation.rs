@@ -147,17 +147,25 @@ impl MessageMutation {
                 let conversations = node.conversations();
                 let record = conversations.get(conversation_id)?;
                 let visitor_view = caller.visitor_id().is_some();
-                let timeline =
-                    conversations.messages(conversation_id, visitor_view, &Default::default())?;
-                payload.message = timeline
-                    .items
-                    .into_iter()
-                    .map(|(_, m)| m)
-                    .find(|m| m.id == message_id)
-                    .map(|record| Message {
-                        record,
-                        workspace: caller.workspace_id,
-                    });
+                // A post's message is its first event; an idempotent repeat
+                // appended nothing, so its message is looked up by id.
+                let message = match executed.appended {
+                    Some(appended) => conversations.message(
+                        conversation_id,
+                        appended.first_position,
+                        visitor_view,
+                    )?,
+                    None => conversations
+                        .messages(conversation_id, visitor_view, &Default::default())?
+                        .items
+                        .into_iter()
+                        .map(|(_, m)| m)
+                        .find(|m| m.id == message_id),
+                };
+                payload.message = message.map(|record| Message {
+                    record,
+                    workspace: caller.workspace_id,
+                });
                 payload.conversation = record.map(|r| Conversation::for_caller(r, &caller));
             }
             Err(error) => match classify(error, "conversationId") {
