@@ -1,111 +1,10 @@
-//! The contract served by a real node, through the full router.
+//! The contract served by a real node over real HTTP.
 
-use std::sync::Arc;
+mod support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tahc_app::{Node, SystemClock};
-use tempfile::TempDir;
-use tower::ServiceExt;
-
-struct Server {
-    _dir: TempDir,
-    node: Arc<Node>,
-    router: axum::Router,
-    admin_key: String,
-    admin: tahc_app::Principal,
-    workspace: String,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = TempDir::new().unwrap();
-        let node = Arc::new(
-            Node::start(dir.path(), Arc::new(SystemClock))
-                .await
-                .unwrap(),
-        );
-        let created = node
-            .commands
-            .create_workspace("Acme".into(), "Ada".into(), "ada@acme.example".into(), None)
-            .await
-            .unwrap();
-        let router = tahc_api::router(node.clone());
-        let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
-        let server = Server {
-            _dir: dir,
-            node,
-            router,
-            admin_key: created.api_key,
-            admin: created.admin,
-            workspace,
-        };
-        // Wait until the team view knows the admin's key.
-        for _ in 0..200 {
-            if server.node.ready().await {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        server
-    }
-
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn graphql(&self, credential: Option<&str>, query: &str, variables: Value) -> Value {
-        let (status, body) = self
-            .graphql_as(credential, query, variables, "application/json")
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn graphql_as(
-        &self,
-        credential: Option<&str>,
-        query: &str,
-        variables: Value,
-        accept: &str,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::post("/graphql")
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, accept);
-        if let Some(credential) = credential {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {credential}"));
-        }
-        let body = json!({"query": query, "variables": variables}).to_string();
-        self.call(request.body(Body::from(body)).unwrap()).await
-    }
-
-    async fn visitor_token(&self) -> String {
-        let request = Request::post("/widget/session")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(json!({"workspace": self.workspace}).to_string()))
-            .unwrap();
-        let (status, body) = self.call(request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-}
-
-const START: &str = "mutation($b:String!){startConversation(input:{body:$b}){conversation{id status controller messageCount visitor{displayName}} message{body authorKind} userErrors{code field message}}}";
-const SEND: &str = "mutation($c:ID!,$b:String!,$i:Boolean){sendMessage(input:{conversationId:$c,body:$b,internal:$i}){message{id body internal} conversation{status messageCount} userErrors{code field message}}}";
+use support::{SEND, START, Server, code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_decide_who_the_viewer_is() {
@@ -264,14 +163,20 @@ async fn mistakes_come_back_as_user_errors_and_bad_arguments_as_bad_user_input()
             .await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{arguments}");
     }
-    let request = Request::post("/widget/session")
-        .body(Body::from("{\"workspace\":\"nope\"}"))
-        .unwrap();
-    assert_eq!(server.call(request).await.0, StatusCode::NOT_FOUND);
-    let request = Request::post("/widget/session")
-        .body(Body::from("not json"))
-        .unwrap();
-    assert_eq!(server.call(request).await.0, StatusCode::BAD_REQUEST);
+    let session = |body: &'static str| {
+        server
+            .client()
+            .post(format!("{}/widget/session", server.url))
+            .body(body)
+    };
+    assert_eq!(
+        server.send(session("{\"workspace\":\"nope\"}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server.send(session("not json")).await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! of who may do what; [`Principal`] is who is asking, always inside one
 //! workspace, and a stream of another workspace is never found.
 
+pub mod activity;
 mod aggregates;
 pub mod api_key;
 mod clock;
@@ -17,6 +18,7 @@ pub mod permission;
 mod principal;
 pub mod process;
 
+pub use activity::{Activity, ActivityKind, TeamActivity};
 pub use aggregates::{Aggregates, Context, EventIds, Executed, Loaded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, SendMessage, stream};

@@ -24,11 +24,16 @@ use tahc_store::{LogReader, OpenError, SharedLog, SledLog};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use uuid::Uuid;
+
+use crate::activity::{Activity, ActivityKind, TeamActivity};
 use crate::aggregates::Aggregates;
 use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::email_key::EmailKey;
 use crate::error::AppError;
+use crate::permission::{Action, allows};
+use crate::principal::Principal;
 use crate::process::{
     Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
 };
@@ -78,6 +83,8 @@ pub struct Node {
     pub views: Arc<ReadModels>,
     /// The key visitor tokens are signed with.
     pub token_key: [u8; 32],
+    /// Who is viewing or typing where, live and never stored.
+    pub activity: TeamActivity,
     processes: Arc<Processes>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -144,6 +151,7 @@ impl Node {
             commands,
             views: read_models,
             token_key,
+            activity: TeamActivity::default(),
             processes,
             stop,
             tasks: JoinSet::new(),
@@ -236,6 +244,44 @@ impl Node {
     #[must_use]
     pub fn team(&self) -> Team {
         Team::new(self.views.team.view().clone())
+    }
+
+    /// A team member reports what they are doing in a conversation of
+    /// their workspace: shown live to the team, never stored.
+    pub fn report_activity(
+        &self,
+        principal: &Principal,
+        conversation_id: Uuid,
+        kind: ActivityKind,
+    ) -> Result<Activity, AppError> {
+        let forbidden = AppError::Forbidden {
+            action: Action::ReportActivity,
+        };
+        let Some(agent_id) = principal.agent_id() else {
+            return Err(forbidden);
+        };
+        if !allows(principal, Action::ReportActivity) {
+            return Err(forbidden);
+        }
+        let visible = self
+            .conversations()
+            .get(conversation_id)
+            .map_err(|e| AppError::View(e.to_string()))?
+            .is_some_and(|c| c.workspace_id == principal.workspace_id);
+        if !visible {
+            return Err(AppError::NotFound {
+                what: "conversation",
+            });
+        }
+        let activity = Activity {
+            workspace_id: principal.workspace_id,
+            agent_id,
+            conversation_id,
+            kind,
+            at: self.commands.now(),
+        };
+        self.activity.publish(activity);
+        Ok(activity)
     }
 
     /// Stops following the log, waits for the tasks, and closes the log

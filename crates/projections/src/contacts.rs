@@ -185,6 +185,11 @@ fn link_key(conversation: Uuid) -> Vec<u8> {
     [&b"x"[..], conversation.as_bytes()].concat()
 }
 
+/// Where a note's id leads: the index entry ends with its contact's id.
+fn note_prefix(note: Uuid) -> Vec<u8> {
+    [&b"n"[..], note.as_bytes()].concat()
+}
+
 fn order_prefix(workspace: Uuid, order: ContactOrder) -> Vec<u8> {
     [&b"o"[..], workspace.as_bytes(), &[order.tag()]].concat()
 }
@@ -221,6 +226,12 @@ fn index_keys(contact: &ContactRecord) -> Vec<Vec<u8>> {
         searchable
             .iter()
             .map(|w| word_key(contact.workspace_id, w, contact.id)),
+    );
+    keys.extend(
+        contact
+            .notes
+            .keys()
+            .map(|note| [&note_prefix(*note)[..], contact.id.as_bytes()].concat()),
     );
     keys
 }
@@ -534,6 +545,17 @@ impl Contacts {
     /// One visitor.
     pub fn visitor(&self, id: Uuid) -> Result<Option<VisitorRecord>, ViewError> {
         read(&self.view, &visitor_key(id))
+    }
+
+    /// The contact a note belongs to.
+    pub fn note_contact(&self, note: Uuid) -> Result<Option<Uuid>, ViewError> {
+        match self.view.scan(note_prefix(note)).next() {
+            Some(entry) => {
+                let (key, _) = entry?;
+                Ok(Uuid::from_slice(&key[key.len() - 16..]).ok())
+            }
+            None => Ok(None),
+        }
     }
 
     /// The contacts of a workspace whose name words (by prefix) or email

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use std::collections::BTreeSet;
 
 use crate::conversations::{
-    ConversationOrder, ConversationRecord, MessageRecord, counter_key, message_key, order_prefix,
-    read, record_key, word_prefix,
+    ConversationOrder, ConversationRecord, MessageRecord, counter_key, message_id_key, message_key,
+    order_prefix, read, record_key, word_prefix,
 };
 use crate::page::{Cursor, Page, Window, bounds};
 use crate::view::{View, ViewError};
@@ -220,6 +220,14 @@ impl Conversations {
         let message: Option<MessageRecord> =
             read(&self.view, &message_key(false, conversation, position))?;
         Ok(message.filter(|m| !(public_only && m.internal)))
+    }
+
+    /// A message by its id, wherever it was posted.
+    pub fn message_by_id(&self, message: Uuid) -> Result<Option<MessageRecord>, ViewError> {
+        match self.view.get(message_id_key(message))? {
+            Some(key) => read(&self.view, &key),
+            None => Ok(None),
+        }
     }
 
     /// A page of a conversation's timeline, oldest first; `public_only` for

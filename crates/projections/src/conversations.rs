@@ -159,6 +159,11 @@ pub(crate) fn message_key(public: bool, conversation: Uuid, position: Position) 
     [tag, conversation.as_bytes(), &position.0.to_be_bytes()].concat()
 }
 
+/// Where a message's id leads: the key of its record (`message_key`).
+pub(crate) fn message_id_key(message: Uuid) -> Vec<u8> {
+    [&b"i"[..], message.as_bytes()].concat()
+}
+
 /// The start of a workspace's index for `order` (and `status`).
 pub(crate) fn order_prefix(
     order: ConversationOrder,
@@ -329,6 +334,10 @@ impl Projector for ConversationsProjector {
                     position: record.position,
                 };
                 changes.put(message_key(false, id, record.position), json(&message)?);
+                changes.put(
+                    message_id_key(m.message_id),
+                    message_key(false, id, record.position),
+                );
                 if let Some(body) = &message.body {
                     for word in crate::words::words(body) {
                         changes.put(word_key(m.internal, record.workspace_id, &word, id), b"");

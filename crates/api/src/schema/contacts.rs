@@ -15,7 +15,7 @@ use super::query::OrderDirection;
 use super::types::{Agent, ConversationConnection, PageInfo, agent, node, window};
 
 /// Contacts are the team's: visitors may not read them.
-fn team_member(ctx: &Context<'_>) -> Result<Principal> {
+pub fn team_member(ctx: &Context<'_>) -> Result<Principal> {
     let caller = caller(ctx)?;
     if caller.agent_id().is_none() {
         return Err(coded("FORBIDDEN", "contacts are for the team"));
@@ -43,6 +43,16 @@ pub struct CustomFieldDefinition {
     field_type: CustomFieldType,
 }
 
+impl From<tahc_projections::FieldRecord> for CustomFieldDefinition {
+    fn from(field: tahc_projections::FieldRecord) -> Self {
+        CustomFieldDefinition {
+            key: field.key,
+            label: field.label,
+            field_type: field.field_type.into(),
+        }
+    }
+}
+
 /// A custom field's value on a contact.
 #[derive(SimpleObject)]
 pub struct CustomFieldValue {
@@ -55,13 +65,15 @@ pub struct CustomFieldValue {
 
 /// A team note on a contact.
 pub struct ContactNote {
-    record: NoteRecord,
-    workspace: uuid::Uuid,
+    /// The note.
+    pub record: NoteRecord,
+    /// Its contact's workspace.
+    pub workspace: uuid::Uuid,
 }
 
 #[Object]
 impl ContactNote {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("ContactNote", self.record.id)
     }
     async fn body(&self) -> &str {
@@ -84,7 +96,7 @@ pub struct Contact(pub ContactRecord);
 
 #[Object]
 impl Contact {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Contact", self.0.id)
     }
     async fn name(&self) -> Option<&str> {
@@ -133,18 +145,22 @@ impl Contact {
             filter,
         ))
     }
-    async fn notes(&self) -> Vec<ContactNote> {
+    /// Team notes (team only).
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ContactNote>> {
+        team_member(ctx)?;
         let mut notes: Vec<_> = self.0.notes.values().cloned().collect();
         notes.sort_by_key(|n| (n.created_at, n.id));
-        notes
+        Ok(notes
             .into_iter()
             .map(|record| ContactNote {
                 record,
                 workspace: self.0.workspace_id,
             })
-            .collect()
+            .collect())
     }
+    /// Custom field values (team only).
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        team_member(ctx)?;
         let Some(workspace) = node(ctx).team().workspace(self.0.workspace_id)? else {
             return Ok(Vec::new());
         };
@@ -226,13 +242,15 @@ impl ContactConnection {
 
 /// An orchestration rule.
 pub struct OrchestrationRule {
-    record: tahc_projections::RuleRecord,
-    workspace: uuid::Uuid,
+    /// The rule.
+    pub record: tahc_projections::RuleRecord,
+    /// Its workspace.
+    pub workspace: uuid::Uuid,
 }
 
 #[Object]
 impl OrchestrationRule {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("OrchestrationRule", self.record.id)
     }
     async fn name(&self) -> &str {
@@ -387,11 +405,7 @@ impl ContactQuery {
             .map(|w| {
                 w.custom_fields
                     .into_values()
-                    .map(|f| CustomFieldDefinition {
-                        key: f.key,
-                        label: f.label,
-                        field_type: f.field_type.into(),
-                    })
+                    .map(CustomFieldDefinition::from)
                     .collect()
             })
             .unwrap_or_default())

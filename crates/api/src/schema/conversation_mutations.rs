@@ -3,14 +3,15 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tahc_app::{AppError, Executed, Principal};
+use tahc_app::{AppError, Principal};
 use uuid::Uuid;
 
 use super::caller;
+use super::contact_mutations::ContactPayload;
 use super::contacts::Contact;
-use super::errors::{Failure, UserError, UserErrorCode, classify};
+use super::errors::{Failure, UserError, UserErrorCode, classify, coded};
 use super::ids;
-use super::mutation::settled;
+use super::payload::{Written, errors_of, input_id, run, run_on};
 use super::types::{Conversation, ConversationStatus, HandoffReason, node};
 
 /// Asks for a human.
@@ -63,64 +64,62 @@ pub struct IdentifyVisitorInput {
     client_mutation_id: Option<String>,
 }
 
+/// What a team member reports doing.
+#[derive(InputObject)]
+pub struct ReportActivityInput {
+    conversation_id: ID,
+    kind: ActivityKind,
+}
+
+/// What a team member is doing in a conversation.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "tahc_app::ActivityKind")]
+#[allow(missing_docs)]
+pub enum ActivityKind {
+    Viewing,
+    Typing,
+    Left,
+}
+
 /// What a conversation mutation did.
-#[derive(SimpleObject, Default)]
+#[derive(SimpleObject)]
 pub struct ConversationPayload {
     conversation: Option<Conversation>,
     user_errors: Vec<UserError>,
     client_mutation_id: Option<String>,
 }
 
-/// What `identifyVisitor` did.
-#[derive(SimpleObject, Default)]
-pub struct ContactPayload {
-    contact: Option<Contact>,
-    user_errors: Vec<UserError>,
-    client_mutation_id: Option<String>,
-}
-
-/// An id of `kind` from input `field`, or the user error saying it is not.
-fn input_id(kind: &str, id: &ID, field: &str) -> std::result::Result<Uuid, UserError> {
-    ids::decode(kind, id).ok_or_else(|| UserError {
-        field: Some(vec!["input".into(), field.into()]),
-        message: format!("not a {kind} id"),
-        code: UserErrorCode::NotFound,
-    })
-}
-
 /// Runs a conversation command and shows the conversation after it.
-async fn on_conversation<S>(
+async fn on_conversation<T: Written, F>(
     ctx: &Context<'_>,
     conversation_id: &ID,
     client_mutation_id: Option<String>,
-    command: impl AsyncFnOnce(Principal, Uuid) -> std::result::Result<Executed<S>, AppError>,
-) -> Result<ConversationPayload> {
+    command: impl FnOnce(Principal, Uuid) -> F,
+) -> Result<ConversationPayload>
+where
+    F: Future<Output = std::result::Result<T, AppError>>,
+{
     let caller = caller(ctx)?;
-    let mut payload = ConversationPayload {
+    let outcome = run_on(
+        ctx,
+        "Conversation",
+        conversation_id,
+        "conversationId",
+        |id| command(caller, id),
+    )
+    .await?;
+    let conversation = match &outcome {
+        Ok((id, _)) => node(ctx)
+            .conversations()
+            .get(*id)?
+            .map(|record| Conversation::for_caller(record, &caller)),
+        Err(_) => None,
+    };
+    Ok(ConversationPayload {
+        conversation,
+        user_errors: errors_of(&outcome),
         client_mutation_id,
-        ..ConversationPayload::default()
-    };
-    let id = match input_id("Conversation", conversation_id, "conversationId") {
-        Ok(id) => id,
-        Err(error) => {
-            payload.user_errors.push(error);
-            return Ok(payload);
-        }
-    };
-    match command(caller, id).await {
-        Ok(executed) => {
-            settled(ctx, executed.appended.map(|a| a.last_position)).await?;
-            payload.conversation = node(ctx)
-                .conversations()
-                .get(id)?
-                .map(|record| Conversation::for_caller(record, &caller));
-        }
-        Err(error) => match classify(error, "conversationId") {
-            Failure::User(user) => payload.user_errors.push(user),
-            Failure::Top(top) => return Err(top),
-        },
-    }
-    Ok(payload)
+    })
 }
 
 /// Conversation mutations.
@@ -196,9 +195,9 @@ impl ConversationMutation {
             Ok(assignee) => assignee,
             Err(error) => {
                 return Ok(ConversationPayload {
+                    conversation: None,
                     user_errors: vec![error],
                     client_mutation_id: input.client_mutation_id,
-                    ..ConversationPayload::default()
                 });
             }
         };
@@ -251,40 +250,52 @@ impl ConversationMutation {
         input: IdentifyVisitorInput,
     ) -> Result<ContactPayload> {
         let caller = caller(ctx)?;
-        let node = node(ctx);
-        let mut payload = ContactPayload {
-            client_mutation_id: input.client_mutation_id,
-            ..ContactPayload::default()
-        };
-        let visitor_id = match input
+        let commands = &node(ctx).commands;
+        let visitor_id = input
             .visitor_id
             .as_ref()
             .map(|id| input_id("Visitor", id, "visitorId"))
-            .transpose()
-        {
-            Ok(visitor_id) => visitor_id,
-            Err(error) => {
-                payload.user_errors.push(error);
-                return Ok(payload);
-            }
+            .transpose();
+        let outcome = match visitor_id {
+            Ok(visitor_id) => run(
+                ctx,
+                "visitorId",
+                commands.identify_visitor(&caller, visitor_id, input.email, input.name),
+            )
+            .await?
+            .map(|(contact_id, _)| contact_id),
+            Err(error) => Err(error),
         };
-        match node
-            .commands
-            .identify_visitor(&caller, visitor_id, input.email, input.name)
-            .await
-        {
-            Ok((contact_id, _)) => {
-                let head = tahc_store::LogReader::head(&node.log)
-                    .await
-                    .unwrap_or_default();
-                settled(ctx, Some(head)).await?;
-                payload.contact = node.contacts().get(contact_id)?.map(Contact);
-            }
-            Err(error) => match classify(error, "visitorId") {
-                Failure::User(user) => payload.user_errors.push(user),
-                Failure::Top(top) => return Err(top),
+        Ok(ContactPayload {
+            contact: match &outcome {
+                Ok(id) => node(ctx).contacts().get(*id)?.map(Contact),
+                Err(_) => None,
+            },
+            user_errors: errors_of(&outcome),
+            client_mutation_id: input.client_mutation_id,
+        })
+    }
+
+    /// Tells the team what the caller is doing in a conversation: shown
+    /// live, never stored.
+    async fn report_activity(&self, ctx: &Context<'_>, input: ReportActivityInput) -> Result<bool> {
+        let caller = caller(ctx)?;
+        let Some(id) = ids::decode("Conversation", &input.conversation_id) else {
+            return Err(coded("NOT_FOUND", "conversation not found"));
+        };
+        match node(ctx).report_activity(&caller, id, input.kind.into()) {
+            Ok(_) => Ok(true),
+            Err(error) => match classify(error, "conversationId") {
+                Failure::User(user) => Err(coded(
+                    if user.code == UserErrorCode::NotFound {
+                        "NOT_FOUND"
+                    } else {
+                        "BAD_USER_INPUT"
+                    },
+                    user.message,
+                )),
+                Failure::Top(top) => Err(top),
             },
         }
-        Ok(payload)
     }
 }

@@ -15,12 +15,18 @@ pub fn encode(kind: &str, id: Uuid) -> ID {
 /// The uuid inside a global id of `kind`; `None` for anything else.
 #[must_use]
 pub fn decode(kind: &str, id: &str) -> Option<Uuid> {
+    parse(id)
+        .filter(|(found, _)| found == kind)
+        .map(|(_, uuid)| uuid)
+}
+
+/// The type name and uuid inside any global id.
+#[must_use]
+pub fn parse(id: &str) -> Option<(String, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    let (found, uuid) = text.split_once(':')?;
-    (found == kind)
-        .then(|| Uuid::parse_str(uuid).ok())
-        .flatten()
+    let (kind, uuid) = text.split_once(':')?;
+    Some((kind.to_owned(), Uuid::parse_str(uuid).ok()?))
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
-//! The GraphQL schema of the contract (shared/api-contract.graphql), served
+//! The GraphQL schema of the contract (docs/api-contract.graphql), served
 //! over HTTP by [`crate::graphql_http`].
 
+mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
 mod errors;
 mod ids;
 mod mutation;
+mod nodes;
+mod payload;
 mod query;
+mod team_mutations;
 mod types;
 
 use std::sync::Arc;
@@ -22,13 +26,19 @@ use crate::visitor_token;
 
 /// The query root: every area's queries, merged.
 #[derive(MergedObject, Default)]
-pub struct Query(query::ConversationQuery, contacts::ContactQuery);
+pub struct Query(
+    nodes::NodeQuery,
+    query::ConversationQuery,
+    contacts::ContactQuery,
+);
 
 /// The mutation root: every area's mutations, merged.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::MessageMutation,
     conversation_mutations::ConversationMutation,
+    contact_mutations::ContactMutation,
+    team_mutations::TeamMutation,
 );
 
 /// The schema type.
@@ -47,6 +57,14 @@ pub fn build(node: Arc<Node>) -> TahcSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
+}
+
+/// The schema's SDL, as exported to docs/schema.graphql.
+#[must_use]
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// The authenticated caller of one request (none: no credentials given).

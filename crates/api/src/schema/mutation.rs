@@ -9,7 +9,7 @@ use tahc_events::Position;
 
 use super::caller;
 use super::errors::{Failure, UserError, classify, coded};
-use super::ids;
+use super::payload::input_id;
 use super::types::{Conversation, Message, node};
 
 /// How long a mutation waits for the views to show its write.
@@ -126,14 +126,14 @@ impl MessageMutation {
             user_errors: Vec::new(),
             client_mutation_id: input.client_mutation_id,
         };
-        let Some(conversation_id) = ids::decode("Conversation", &input.conversation_id) else {
-            payload.user_errors.push(UserError {
-                field: Some(vec!["input".into(), "conversationId".into()]),
-                message: "not a conversation id".into(),
-                code: super::errors::UserErrorCode::NotFound,
-            });
-            return Ok(payload);
-        };
+        let conversation_id =
+            match input_id("Conversation", &input.conversation_id, "conversationId") {
+                Ok(id) => id,
+                Err(error) => {
+                    payload.user_errors.push(error);
+                    return Ok(payload);
+                }
+            };
         let command = SendMessage {
             conversation_id,
             body: input.body,
@@ -156,11 +156,8 @@ impl MessageMutation {
                         visitor_view,
                     )?,
                     None => conversations
-                        .messages(conversation_id, visitor_view, &Default::default())?
-                        .items
-                        .into_iter()
-                        .map(|(_, m)| m)
-                        .find(|m| m.id == message_id),
+                        .message_by_id(message_id)?
+                        .filter(|m| !(visitor_view && m.internal)),
                 };
                 payload.message = message.map(|record| Message {
                     record,

@@ -1,6 +1,7 @@
 //! Queries about the caller and conversations.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use tahc_app::Principal;
 use tahc_projections::{ConversationFilter as ViewFilter, ConversationOrder as ViewOrder};
 
 use super::caller;
@@ -68,6 +69,20 @@ fn id_of(kind: &str, id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>> 
     .transpose()
 }
 
+/// A conversation as `caller` may see it: of their workspace, and for a
+/// visitor its own; `None` otherwise.
+pub fn visible_conversation(
+    ctx: &Context<'_>,
+    caller: &Principal,
+    id: uuid::Uuid,
+) -> Result<Option<Conversation>> {
+    let record = node(ctx).conversations().get(id)?;
+    Ok(record
+        .filter(|r| r.workspace_id == caller.workspace_id)
+        .filter(|r| caller.visitor_id().is_none_or(|v| v == r.visitor_id))
+        .map(|r| Conversation::for_caller(r, caller)))
+}
+
 /// Queries about conversations and the caller.
 #[derive(Default)]
 pub struct ConversationQuery;
@@ -82,14 +97,10 @@ impl ConversationQuery {
     /// One conversation; null when absent or not visible to the caller.
     async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Conversation>> {
         let caller = caller(ctx)?;
-        let Some(id) = ids::decode("Conversation", &id) else {
-            return Ok(None);
-        };
-        let record = node(ctx).conversations().get(id)?;
-        Ok(record
-            .filter(|r| r.workspace_id == caller.workspace_id)
-            .filter(|r| caller.visitor_id().is_none_or(|v| v == r.visitor_id))
-            .map(|r| Conversation::for_caller(r, &caller)))
+        match ids::decode("Conversation", &id) {
+            Some(id) => visible_conversation(ctx, &caller, id),
+            None => Ok(None),
+        }
     }
 
     /// The inbox: conversations matching the filter, newest activity first

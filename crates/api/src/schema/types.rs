@@ -115,7 +115,7 @@ pub struct Agent(pub AgentRecord);
 
 #[Object]
 impl Agent {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Agent", self.0.id)
     }
     async fn name(&self) -> &str {
@@ -146,7 +146,7 @@ pub struct Workspace(pub WorkspaceRecord);
 
 #[Object]
 impl Workspace {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Workspace", self.0.id)
     }
     async fn name(&self) -> &str {
@@ -165,7 +165,7 @@ pub struct Visitor(pub VisitorRecord);
 
 #[Object]
 impl Visitor {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Visitor", self.0.id)
     }
     /// Name or email when known, else a short visitor id.
@@ -265,15 +265,16 @@ pub struct Message {
 
 #[Object]
 impl Message {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Message", self.record.id)
     }
-    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Conversation> {
         let caller = super::caller(ctx)?;
-        Ok(node(ctx)
+        node(ctx)
             .conversations()
             .get(self.record.conversation_id)?
-            .map(|record| Conversation::for_caller(record, &caller)))
+            .map(|record| Conversation::for_caller(record, &caller))
+            .ok_or_else(|| coded("INTERNAL", "the message's conversation is missing"))
     }
     async fn author_kind(&self) -> AuthorKind {
         self.record.author_kind.into()
@@ -318,7 +319,7 @@ impl Conversation {
 
 #[Object]
 impl Conversation {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode("Conversation", self.record.id)
     }
     async fn status(&self) -> ConversationStatus {

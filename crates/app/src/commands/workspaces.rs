@@ -3,6 +3,7 @@
 
 use tahc_domain::workspace::{Command, NewAgent, RuleInput, Workspace, WorkspaceState};
 use tahc_events::{Actor, CustomFieldType, EventMeta, Role, StreamCategory};
+use tahc_store::Appended;
 use uuid::Uuid;
 
 use super::{Commands, stream};
@@ -32,6 +33,8 @@ pub struct IssuedAgent {
     pub api_key: String,
     /// The workspace after the change.
     pub workspace: WorkspaceState,
+    /// Where the change landed.
+    pub appended: Option<Appended>,
 }
 
 impl Commands {
@@ -136,6 +139,7 @@ impl Commands {
             agent_id,
             api_key: issued.key,
             workspace: executed.state,
+            appended: executed.appended,
         })
     }
 
@@ -175,6 +179,7 @@ impl Commands {
             agent_id,
             api_key: issued.key,
             workspace: executed.state,
+            appended: executed.appended,
         })
     }
 

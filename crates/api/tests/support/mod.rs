@@ -1,0 +1,180 @@
+//! A real node behind a real HTTP server on a free port, and a client.
+#![allow(dead_code, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tahc_app::{Node, Principal, SystemClock};
+use tempfile::TempDir;
+
+/// One tenant: its admin's key and principal, and its global id.
+pub struct Tenant {
+    pub admin_key: String,
+    pub admin: Principal,
+    pub workspace: String,
+}
+
+pub struct Server {
+    _dir: TempDir,
+    pub node: Arc<Node>,
+    pub url: String,
+    pub admin_key: String,
+    pub admin: Principal,
+    pub workspace: String,
+    client: reqwest::Client,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = TempDir::new().unwrap();
+        let node = Arc::new(
+            Node::start(dir.path(), Arc::new(SystemClock))
+                .await
+                .unwrap(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = tahc_api::router(node.clone());
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        let mut server = Server {
+            _dir: dir,
+            node,
+            url,
+            admin_key: String::new(),
+            admin: Principal::visitor(uuid::Uuid::nil(), uuid::Uuid::nil()),
+            workspace: String::new(),
+            client: reqwest::Client::new(),
+            serving,
+        };
+        let tenant = server.tenant("Acme", "Ada", "ada@acme.example").await;
+        server.admin_key = tenant.admin_key;
+        server.admin = tenant.admin;
+        server.workspace = tenant.workspace;
+        server
+    }
+
+    /// Creates another workspace with its admin.
+    pub async fn tenant(&self, name: &str, admin: &str, email: &str) -> Tenant {
+        let created = self
+            .node
+            .commands
+            .create_workspace(name.into(), admin.into(), email.into(), None)
+            .await
+            .unwrap();
+        self.settle().await;
+        Tenant {
+            admin_key: created.api_key,
+            admin: created.admin,
+            workspace: tahc_api::schema::encode_id("Workspace", created.workspace_id).0,
+        }
+    }
+
+    /// Waits until the views show everything in the log.
+    pub async fn settle(&self) {
+        for _ in 0..500 {
+            if self.node.ready().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the views never caught up");
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A JSON request; the status and the body as JSON (null if not JSON).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn graphql(&self, credential: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .graphql_as(credential, query, variables, "application/json")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn graphql_as(
+        &self,
+        credential: Option<&str>,
+        query: &str,
+        variables: Value,
+        accept: &str,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .body(json!({"query": query, "variables": variables}).to_string());
+        if let Some(credential) = credential {
+            request = request.bearer_auth(credential);
+        }
+        self.send(request).await
+    }
+
+    /// A new visitor of `workspace` (a global id): its token.
+    pub async fn visitor_of(&self, workspace: &str) -> String {
+        let request = self
+            .client
+            .post(format!("{}/widget/session", self.url))
+            .header("content-type", "application/json")
+            .body(json!({ "workspace": workspace }).to_string());
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new visitor of the first workspace: its token.
+    pub async fn visitor_token(&self) -> String {
+        self.visitor_of(&self.workspace).await
+    }
+
+    /// A visitor starts a conversation: its global id.
+    pub async fn conversation_of(&self, visitor: &str, body: &str) -> String {
+        let started = self
+            .graphql(Some(visitor), START, json!({ "b": body }))
+            .await;
+        started["data"]["startConversation"]["conversation"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{started}"))
+            .to_owned()
+    }
+}
+
+/// The `extensions.code` of the first top-level error.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The code of the first user error of a mutation's payload.
+pub fn user_error<'a>(body: &'a Value, mutation: &str) -> &'a str {
+    body["data"][mutation]["userErrors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+pub const START: &str = "mutation($b:String!){startConversation(input:{body:$b}){conversation{id status controller messageCount visitor{displayName}} message{body authorKind} userErrors{code field message}}}";
+pub const SEND: &str = "mutation($c:ID!,$b:String!,$i:Boolean){sendMessage(input:{conversationId:$c,body:$b,internal:$i}){message{id body internal} conversation{status messageCount} userErrors{code field message}}}";
