@@ -255,6 +255,7 @@ async fn run<E: Endpoint>(
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     let mut status = StatusCode::BAD_REQUEST;
+    let mut retry_after = None;
     if not_run && let Some(object) = body.as_object_mut() {
         object.remove("data");
         for error in object
@@ -265,17 +266,30 @@ async fn run<E: Endpoint>(
         {
             match error["extensions"]["code"].as_str() {
                 Some("UNAUTHENTICATED") => status = StatusCode::UNAUTHORIZED,
+                Some("RATE_LIMITED") => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    retry_after = error["extensions"]["retryAfter"].as_f64();
+                }
                 Some(_) => {}
                 // Parse and validation errors.
                 None => error["extensions"]["code"] = json!("BAD_USER_INPUT"),
             }
         }
     }
+    // A rate-limited request did not run whatever the media type: 429 with
+    // Retry-After, so HTTP clients and proxies back off too.
     let status = match (response_type, not_run) {
+        _ if retry_after.is_some() => status,
         (ResponseType::GraphQlResponse, true) => status,
         _ => StatusCode::OK,
     };
-    with_type(status, response_type, body.to_string())
+    let mut response = with_type(status, response_type, body.to_string());
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.ceil() as u64));
+    }
+    response
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

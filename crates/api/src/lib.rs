@@ -5,6 +5,7 @@
 //! specification says; [`schema`] is the contract served through it.
 
 pub mod graphql_http;
+pub mod rate_limit;
 pub mod schema;
 pub mod visitor_token;
 mod widget;
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 use tahc_app::Node;
 
 use crate::graphql_http::Endpoint;
+use crate::rate_limit::{Admission, RateLimitSettings, RateLimits};
 use crate::schema::{Caller, TahcSchema};
 
 /// The `/graphql` routes for an endpoint.
@@ -30,11 +32,24 @@ pub fn graphql_routes<E: Endpoint>(endpoint: E) -> Router {
         .with_state(endpoint)
 }
 
-/// The contract's schema over a node, authenticating each request.
+/// The contract's schema over a node, authenticating each request and
+/// holding each caller to its rate limit.
 #[derive(Clone)]
 pub struct TahcEndpoint {
     schema: TahcSchema,
     node: Arc<Node>,
+    admission: Arc<dyn Admission>,
+}
+
+/// A request refused before it ran, as a GraphQL response.
+fn refused(error: async_graphql::Error) -> async_graphql::Response {
+    async_graphql::Response::from_errors(vec![ServerError {
+        message: error.message,
+        source: None,
+        locations: Vec::new(),
+        path: Vec::new(),
+        extensions: error.extensions,
+    }])
 }
 
 impl Endpoint for TahcEndpoint {
@@ -43,27 +58,37 @@ impl Endpoint for TahcEndpoint {
         headers: &HeaderMap,
         request: async_graphql::Request,
     ) -> async_graphql::Response {
-        match schema::authenticate(&self.node, headers) {
-            Ok(principal) => self.schema.execute(request.data(Caller(principal))).await,
+        let principal = match schema::authenticate(&self.node, headers) {
+            Ok(principal) => principal,
             Err(error) => {
-                let refusal = error.extend_with(|_, e| e.set("code", "UNAUTHENTICATED"));
-                async_graphql::Response::from_errors(vec![ServerError {
-                    message: refusal.message,
-                    source: None,
-                    locations: Vec::new(),
-                    path: Vec::new(),
-                    extensions: refusal.extensions,
-                }])
+                return refused(error.extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
             }
+        };
+        if let Some(principal) = &principal
+            && let Err(limited) = self.admission.admit(principal)
+        {
+            let seconds = limited.retry_after.as_secs_f64();
+            return refused(limited.extend_with(|_, e| {
+                e.set("code", "RATE_LIMITED");
+                e.set("retryAfter", seconds);
+            }));
         }
+        self.schema.execute(request.data(Caller(principal))).await
     }
 }
 
-/// Every route of a node: GraphQL, the widget's sessions, health.
+/// Every route of a node, with the default rate limits.
 pub fn router(node: Arc<Node>) -> Router {
+    router_with(node, Arc::new(RateLimits::new(RateLimitSettings::default())))
+}
+
+/// Every route of a node: GraphQL, the widget's sessions, health; callers
+/// admitted by `admission`.
+pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>) -> Router {
     let endpoint = TahcEndpoint {
         schema: schema::build(node.clone()),
         node: node.clone(),
+        admission,
     };
     graphql_routes(endpoint).merge(
         Router::new()

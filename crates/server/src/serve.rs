@@ -2,10 +2,12 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use tahc_api::rate_limit::{Rate, RateLimitSettings, RateLimits};
 use tahc_app::{Node, SystemClock};
 use tahc_events::Position;
 use tahc_store::LogReader;
@@ -38,10 +40,56 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     bootstrap_admin_key: Option<String>,
+    /// Requests a minute one visitor may make, sustained (0: no limit).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_VISITOR_RATE",
+        default_value_t = 120
+    )]
+    visitor_rate: u32,
+    /// Requests one visitor may make at once after a quiet spell.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_VISITOR_BURST",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    visitor_burst: u32,
+    /// Requests a minute one team key may make, sustained (0: no limit).
+    #[arg(long, value_name = "N", env = "TAHC_TEAM_RATE", default_value_t = 1_200)]
+    team_rate: u32,
+    /// Requests one team key may make at once after a quiet spell.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_TEAM_BURST",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    team_burst: u32,
+}
+
+impl ServeArgs {
+    /// The rate limits the flags ask for.
+    fn rate_limits(&self) -> RateLimitSettings {
+        let rate = |per_minute: u32, burst: u32| {
+            Some(Rate {
+                per_minute: NonZeroU32::new(per_minute)?,
+                burst: NonZeroU32::new(burst)?,
+            })
+        };
+        RateLimitSettings {
+            visitor: rate(self.visitor_rate, self.visitor_burst),
+            team: rate(self.team_rate, self.team_burst),
+        }
+    }
 }
 
 /// Starts the node, prints where to go, serves until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    let limits = RateLimits::new(args.rate_limits());
     let node = Node::start(&args.data_dir, Arc::new(SystemClock))
         .await
         .map_err(|e| format!("cannot start on {}: {e}", args.data_dir.display()))?;
@@ -89,7 +137,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         println!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
-    let app = tahc_api::router(node.clone());
+    let app = tahc_api::router_with(node.clone(), Arc::new(limits));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

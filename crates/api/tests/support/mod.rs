@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tahc_api::rate_limit::{Admission, RateLimitSettings, RateLimits};
 use tahc_app::{Node, Principal, SystemClock};
 use tempfile::TempDir;
 
@@ -34,7 +35,17 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// A server without rate limits (tests call far faster than people).
     pub async fn start() -> Server {
+        let unlimited = RateLimitSettings {
+            visitor: None,
+            team: None,
+        };
+        Self::start_with(Arc::new(RateLimits::new(unlimited))).await
+    }
+
+    /// A server admitting callers by `admission`.
+    pub async fn start_with(admission: Arc<dyn Admission>) -> Server {
         let dir = TempDir::new().unwrap();
         let node = Arc::new(
             Node::start(dir.path(), Arc::new(SystemClock))
@@ -43,7 +54,7 @@ impl Server {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = tahc_api::router(node.clone());
+        let router = tahc_api::router_with(node.clone(), admission);
         let serving = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
