@@ -285,9 +285,10 @@ async fn run<E: Endpoint>(
     };
     let mut response = with_type(status, response_type, body.to_string());
     if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.ceil() as u64));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(seconds.ceil() as u64),
+        );
     }
     response
 }

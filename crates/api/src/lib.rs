@@ -4,6 +4,7 @@
 //! [`graphql_http`] is the transport, as the GraphQL-over-HTTP
 //! specification says; [`schema`] is the contract served through it.
 
+pub mod export;
 pub mod graphql_http;
 pub mod rate_limit;
 pub mod schema;
@@ -16,10 +17,10 @@ use async_graphql::{ErrorExtensions, ServerError};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use tahc_app::Node;
+use tahc_app::{Node, Principal};
 
 use crate::graphql_http::Endpoint;
-use crate::rate_limit::{Admission, RateLimitSettings, RateLimits};
+use crate::rate_limit::{Admission, RateLimitSettings, RateLimited, RateLimits};
 use crate::schema::{Caller, TahcSchema};
 
 /// The `/graphql` routes for an endpoint.
@@ -32,13 +33,41 @@ pub fn graphql_routes<E: Endpoint>(endpoint: E) -> Router {
         .with_state(endpoint)
 }
 
-/// The contract's schema over a node, authenticating each request and
-/// holding each caller to its rate limit.
+/// Who may pass: authenticates a request's credentials and holds each
+/// caller to its rate limit, for every route that needs it.
+#[derive(Clone)]
+pub struct Gate {
+    node: Arc<Node>,
+    admission: Arc<dyn Admission>,
+}
+
+/// Why a request was turned away at the gate.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Bad credentials.
+    #[error(transparent)]
+    Unauthenticated(#[from] schema::AuthError),
+    /// Too many requests.
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
+}
+
+impl Gate {
+    /// The caller of a request (none: anonymous), if it may pass now.
+    pub fn pass(&self, headers: &HeaderMap) -> Result<Option<Principal>, Refusal> {
+        let principal = schema::authenticate(&self.node, headers)?;
+        if let Some(principal) = &principal {
+            self.admission.admit(principal)?;
+        }
+        Ok(principal)
+    }
+}
+
+/// The contract's schema over a node, behind the gate.
 #[derive(Clone)]
 pub struct TahcEndpoint {
     schema: TahcSchema,
-    node: Arc<Node>,
-    admission: Arc<dyn Admission>,
+    gate: Gate,
 }
 
 /// A request refused before it ran, as a GraphQL response.
@@ -58,45 +87,54 @@ impl Endpoint for TahcEndpoint {
         headers: &HeaderMap,
         request: async_graphql::Request,
     ) -> async_graphql::Response {
-        let principal = match schema::authenticate(&self.node, headers) {
-            Ok(principal) => principal,
-            Err(error) => {
-                return refused(error.extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+        match self.gate.pass(headers) {
+            Ok(principal) => self.schema.execute(request.data(Caller(principal))).await,
+            Err(Refusal::Unauthenticated(error)) => {
+                refused(error.extend_with(|_, e| e.set("code", "UNAUTHENTICATED")))
             }
-        };
-        if let Some(principal) = &principal
-            && let Err(limited) = self.admission.admit(principal)
-        {
-            let seconds = limited.retry_after.as_secs_f64();
-            return refused(limited.extend_with(|_, e| {
-                e.set("code", "RATE_LIMITED");
-                e.set("retryAfter", seconds);
-            }));
+            Err(Refusal::RateLimited(limited)) => {
+                let seconds = limited.retry_after.as_secs_f64();
+                refused(limited.extend_with(|_, e| {
+                    e.set("code", "RATE_LIMITED");
+                    e.set("retryAfter", seconds);
+                }))
+            }
         }
-        self.schema.execute(request.data(Caller(principal))).await
     }
 }
 
 /// Every route of a node, with the default rate limits.
 pub fn router(node: Arc<Node>) -> Router {
-    router_with(node, Arc::new(RateLimits::new(RateLimitSettings::default())))
+    router_with(
+        node,
+        Arc::new(RateLimits::new(RateLimitSettings::default())),
+    )
 }
 
-/// Every route of a node: GraphQL, the widget's sessions, health; callers
-/// admitted by `admission`.
+/// Every route of a node: GraphQL, the contacts export, the widget's
+/// sessions, health; callers admitted by `admission`.
 pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>) -> Router {
-    let endpoint = TahcEndpoint {
-        schema: schema::build(node.clone()),
+    let gate = Gate {
         node: node.clone(),
         admission,
     };
-    graphql_routes(endpoint).merge(
-        Router::new()
-            .route("/widget/session", post(widget::session))
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .with_state(node),
-    )
+    let endpoint = TahcEndpoint {
+        schema: schema::build(node.clone()),
+        gate: gate.clone(),
+    };
+    graphql_routes(endpoint)
+        .merge(
+            Router::new()
+                .route("/export/contacts.csv", get(export::contacts_csv))
+                .with_state(gate),
+        )
+        .merge(
+            Router::new()
+                .route("/widget/session", post(widget::session))
+                .route("/healthz", get(|| async { "ok" }))
+                .route("/readyz", get(ready))
+                .with_state(node),
+        )
 }
 
 async fn ready(

@@ -62,12 +62,8 @@ pub trait Admission: Send + Sync {
     fn admit(&self, principal: &Principal) -> Result<(), RateLimited>;
 }
 
-type Keyed<C> = RateLimiter<
-    Uuid,
-    DefaultKeyedStateStore<Uuid>,
-    C,
-    NoOpMiddleware<<C as Clock>::Instant>,
->;
+type Keyed<C> =
+    RateLimiter<Uuid, DefaultKeyedStateStore<Uuid>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// How many admissions between sweeps of idle callers' state.
 const SWEEP_EVERY: u64 = 10_000;

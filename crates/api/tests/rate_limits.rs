@@ -78,7 +78,11 @@ async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_unaffected(
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let mine = server
-        .graphql(Some(&server.admin_key), "{conversations{totalCount}}", json!({}))
+        .graphql(
+            Some(&server.admin_key),
+            "{conversations{totalCount}}",
+            json!({}),
+        )
         .await;
     assert_eq!(mine["data"]["conversations"]["totalCount"], 0);
 }

@@ -56,7 +56,10 @@ async fn keys(server: &Server) -> Keys {
                 json!({"n": role, "e": format!("{}@acme.example", role.to_lowercase()), "r": role}),
             )
             .await;
-        added["data"]["addAgent"]["apiKey"].as_str().unwrap().to_owned()
+        added["data"]["addAgent"]["apiKey"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let other = server.tenant("Other", "Olga", "olga@other.example").await;
     server
@@ -116,13 +119,25 @@ async fn targets(server: &Server, cell: usize) -> Targets {
         )
         .await;
     Targets {
-        visitor: me["data"]["viewer"]["visitor"]["id"].as_str().unwrap().to_owned(),
+        visitor: me["data"]["viewer"]["visitor"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         visitor_token,
         conversation,
         contact,
-        note: note["data"]["addContactNote"]["note"]["id"].as_str().unwrap().to_owned(),
-        agent: agent["data"]["addAgent"]["agent"]["id"].as_str().unwrap().to_owned(),
-        rule: rule["data"]["saveOrchestrationRule"]["rule"]["id"].as_str().unwrap().to_owned(),
+        note: note["data"]["addContactNote"]["note"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        agent: agent["data"]["addAgent"]["agent"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        rule: rule["data"]["saveOrchestrationRule"]["rule"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         email,
     }
 }
@@ -144,39 +159,204 @@ fn operations() -> Vec<Operation> {
     }
     vec![
         //                                                                   admin agent bot aud vis str for nob
-        op!("conversation", "query($c:ID!){conversation(id:$c){id messages{nodes{body}}}}", |t| json!({"c": t.conversation}), [O, O, O, O, O, N, N, U]),
-        op!("node", "query($c:ID!){node(id:$c){id}}", |t| json!({"c": t.conversation}), [O, O, O, O, O, N, N, U]),
-        op!("node", "query($k:ID!){node(id:$k){id}}", |t| json!({"k": t.contact}), [O, O, O, O, N, N, N, U]),
-        op!("node", "query($n:ID!){node(id:$n){id}}", |t| json!({"n": t.note}), [O, O, O, O, N, N, N, U]),
-        op!("contact", "query($k:ID!){contact(id:$k){id name notes{body}}}", |t| json!({"k": t.contact}), [O, O, O, O, F, F, N, U]),
-        op!("contactByEmail", "query($e:String!){contactByEmail(email:$e){id name}}", |t| json!({"e": t.email}), [O, O, O, O, F, F, N, U]),
-        op!("agents", "{agents{id}}", |_t| json!({}), [O, O, O, O, F, F, O, U]),
-        op!("conversationCounts", "{conversationCounts{open}}", |_t| json!({}), [O, O, O, O, F, F, O, U]),
-        op!("sendMessage", "mutation($c:ID!){sendMessage(input:{conversationId:$c,body:\"hi\"}){message{id body} conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [I, I, O, F, O, N, N, U]),
-        op!("sendMessage", "mutation($c:ID!){sendMessage(input:{conversationId:$c,body:\"note\",internal:true}){message{id body} conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, O, F, I, N, N, U]),
-        op!("requestHuman", "mutation($c:ID!){requestHuman(input:{conversationId:$c,reason:CUSTOMER_REQUEST}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, O, F, O, N, N, U]),
-        op!("takeOver", "mutation($c:ID!){takeOver(input:{conversationId:$c}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, F, F, F, F, N, U]),
-        op!("returnToAi", "mutation($c:ID!){returnToAi(input:{conversationId:$c}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [I, I, F, F, F, F, N, U]),
-        op!("assignConversation", "mutation($c:ID!){assignConversation(input:{conversationId:$c,assigneeId:null}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, F, F, F, F, N, U]),
-        op!("setConversationStatus", "mutation($c:ID!){setConversationStatus(input:{conversationId:$c,status:PENDING}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, O, F, F, F, N, U]),
-        op!("snoozeConversation", "mutation($c:ID!){snoozeConversation(input:{conversationId:$c,until:\"2999-01-01T00:00:00Z\"}){conversation{id} userErrors{code}}}", |t| json!({"c": t.conversation}), [O, O, F, F, F, F, N, U]),
-        op!("reportActivity", "mutation($c:ID!){reportActivity(input:{conversationId:$c,kind:VIEWING})}", |t| json!({"c": t.conversation}), [O, O, F, F, F, F, N, U]),
-        op!("identifyVisitor", "mutation($v:ID!){identifyVisitor(input:{visitorId:$v,email:\"x@example.com\"}){contact{id name} userErrors{code}}}", |t| json!({"v": t.visitor}), [O, O, O, F, O, O, N, U]),
-        op!("blockVisitor", "mutation($v:ID!){blockVisitor(input:{visitorId:$v}){visitor{id} userErrors{code}}}", |t| json!({"v": t.visitor}), [O, O, F, F, F, F, N, U]),
-        op!("unblockVisitor", "mutation($v:ID!){unblockVisitor(input:{visitorId:$v}){visitor{id} userErrors{code}}}", |t| json!({"v": t.visitor}), [O, O, F, F, F, F, N, U]),
-        op!("updateContact", "mutation($k:ID!){updateContact(input:{contactId:$k,name:\"New\"}){contact{id name} userErrors{code}}}", |t| json!({"k": t.contact}), [O, O, F, F, F, F, N, U]),
-        op!("addContactNote", "mutation($k:ID!){addContactNote(input:{contactId:$k,body:\"n\"}){note{id} contact{id} userErrors{code}}}", |t| json!({"k": t.contact}), [O, O, F, F, F, F, N, U]),
-        op!("editContactNote", "mutation($n:ID!){editContactNote(input:{noteId:$n,body:\"e\"}){note{id body} contact{id} userErrors{code}}}", |t| json!({"n": t.note}), [O, F, F, F, F, F, N, U]),
-        op!("deleteContactNote", "mutation($n:ID!){deleteContactNote(input:{noteId:$n}){note{id} contact{id} userErrors{code}}}", |t| json!({"n": t.note}), [O, F, F, F, F, F, N, U]),
-        op!("setContactCustomField", "mutation($k:ID!){setContactCustomField(input:{contactId:$k,key:\"plan\",value:\"pro\"}){contact{id} userErrors{code}}}", |t| json!({"k": t.contact}), [O, O, O, F, F, F, N, U]),
-        op!("eraseContact", "mutation($k:ID!){eraseContact(input:{contactId:$k}){contact{id} userErrors{code}}}", |t| json!({"k": t.contact}), [O, F, F, F, F, F, N, U]),
-        op!("addAgent", "mutation{addAgent(input:{name:\"N\",email:\"new@acme.example\",role:AGENT}){agent{id} apiKey userErrors{code}}}", |_t| json!({}), [O, F, F, F, F, F, O, U]),
-        op!("deactivateAgent", "mutation($a:ID!){deactivateAgent(input:{agentId:$a}){agent{id} userErrors{code}}}", |t| json!({"a": t.agent}), [O, F, F, F, F, F, N, U]),
-        op!("rotateApiKey", "mutation($a:ID!){rotateApiKey(input:{agentId:$a}){agent{id} apiKey userErrors{code}}}", |t| json!({"a": t.agent}), [O, F, F, F, F, F, N, U]),
-        op!("defineCustomField", "mutation{defineCustomField(input:{key:\"tier\",label:\"Tier\",type:TEXT}){definition{key} userErrors{code}}}", |_t| json!({}), [O, F, F, F, F, F, O, U]),
-        op!("saveOrchestrationRule", "mutation($r:ID!){saveOrchestrationRule(input:{ruleId:$r,name:\"s\",enabled:true,condition:{trigger:MESSAGE_RECEIVED},action:{kind:REQUEST_HUMAN}}){rule{id} userErrors{code}}}", |t| json!({"r": t.rule}), [O, F, F, F, F, F, N, U]),
-        op!("deleteOrchestrationRule", "mutation($r:ID!){deleteOrchestrationRule(input:{ruleId:$r}){deletedId userErrors{code}}}", |t| json!({"r": t.rule}), [O, F, F, F, F, F, N, U]),
-        op!("updateWorkspaceSettings", "mutation{updateWorkspaceSettings(input:{aiEnabled:true}){workspace{id} userErrors{code}}}", |_t| json!({}), [O, F, F, F, F, F, O, U]),
+        op!(
+            "conversation",
+            "query($c:ID!){conversation(id:$c){id messages{nodes{body}}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, O, O, O, N, N, U]
+        ),
+        op!(
+            "node",
+            "query($c:ID!){node(id:$c){id}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, O, O, O, N, N, U]
+        ),
+        op!(
+            "node",
+            "query($k:ID!){node(id:$k){id}}",
+            |t| json!({"k": t.contact}),
+            [O, O, O, O, N, N, N, U]
+        ),
+        op!(
+            "node",
+            "query($n:ID!){node(id:$n){id}}",
+            |t| json!({"n": t.note}),
+            [O, O, O, O, N, N, N, U]
+        ),
+        op!(
+            "contact",
+            "query($k:ID!){contact(id:$k){id name notes{body}}}",
+            |t| json!({"k": t.contact}),
+            [O, O, O, O, F, F, N, U]
+        ),
+        op!(
+            "contactByEmail",
+            "query($e:String!){contactByEmail(email:$e){id name}}",
+            |t| json!({"e": t.email}),
+            [O, O, O, O, F, F, N, U]
+        ),
+        op!(
+            "agents",
+            "{agents{id}}",
+            |_t| json!({}),
+            [O, O, O, O, F, F, O, U]
+        ),
+        op!(
+            "conversationCounts",
+            "{conversationCounts{open}}",
+            |_t| json!({}),
+            [O, O, O, O, F, F, O, U]
+        ),
+        op!(
+            "sendMessage",
+            "mutation($c:ID!){sendMessage(input:{conversationId:$c,body:\"hi\"}){message{id body} conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [I, I, O, F, O, N, N, U]
+        ),
+        op!(
+            "sendMessage",
+            "mutation($c:ID!){sendMessage(input:{conversationId:$c,body:\"note\",internal:true}){message{id body} conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, O, F, I, N, N, U]
+        ),
+        op!(
+            "requestHuman",
+            "mutation($c:ID!){requestHuman(input:{conversationId:$c,reason:CUSTOMER_REQUEST}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, O, F, O, N, N, U]
+        ),
+        op!(
+            "takeOver",
+            "mutation($c:ID!){takeOver(input:{conversationId:$c}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "returnToAi",
+            "mutation($c:ID!){returnToAi(input:{conversationId:$c}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [I, I, F, F, F, F, N, U]
+        ),
+        op!(
+            "assignConversation",
+            "mutation($c:ID!){assignConversation(input:{conversationId:$c,assigneeId:null}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "setConversationStatus",
+            "mutation($c:ID!){setConversationStatus(input:{conversationId:$c,status:PENDING}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, O, F, F, F, N, U]
+        ),
+        op!(
+            "snoozeConversation",
+            "mutation($c:ID!){snoozeConversation(input:{conversationId:$c,until:\"2999-01-01T00:00:00Z\"}){conversation{id} userErrors{code}}}",
+            |t| json!({"c": t.conversation}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "reportActivity",
+            "mutation($c:ID!){reportActivity(input:{conversationId:$c,kind:VIEWING})}",
+            |t| json!({"c": t.conversation}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "identifyVisitor",
+            "mutation($v:ID!){identifyVisitor(input:{visitorId:$v,email:\"x@example.com\"}){contact{id name} userErrors{code}}}",
+            |t| json!({"v": t.visitor}),
+            [O, O, O, F, O, O, N, U]
+        ),
+        op!(
+            "blockVisitor",
+            "mutation($v:ID!){blockVisitor(input:{visitorId:$v}){visitor{id} userErrors{code}}}",
+            |t| json!({"v": t.visitor}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "unblockVisitor",
+            "mutation($v:ID!){unblockVisitor(input:{visitorId:$v}){visitor{id} userErrors{code}}}",
+            |t| json!({"v": t.visitor}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "updateContact",
+            "mutation($k:ID!){updateContact(input:{contactId:$k,name:\"New\"}){contact{id name} userErrors{code}}}",
+            |t| json!({"k": t.contact}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "addContactNote",
+            "mutation($k:ID!){addContactNote(input:{contactId:$k,body:\"n\"}){note{id} contact{id} userErrors{code}}}",
+            |t| json!({"k": t.contact}),
+            [O, O, F, F, F, F, N, U]
+        ),
+        op!(
+            "editContactNote",
+            "mutation($n:ID!){editContactNote(input:{noteId:$n,body:\"e\"}){note{id body} contact{id} userErrors{code}}}",
+            |t| json!({"n": t.note}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "deleteContactNote",
+            "mutation($n:ID!){deleteContactNote(input:{noteId:$n}){note{id} contact{id} userErrors{code}}}",
+            |t| json!({"n": t.note}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "setContactCustomField",
+            "mutation($k:ID!){setContactCustomField(input:{contactId:$k,key:\"plan\",value:\"pro\"}){contact{id} userErrors{code}}}",
+            |t| json!({"k": t.contact}),
+            [O, O, O, F, F, F, N, U]
+        ),
+        op!(
+            "eraseContact",
+            "mutation($k:ID!){eraseContact(input:{contactId:$k}){contact{id} userErrors{code}}}",
+            |t| json!({"k": t.contact}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "addAgent",
+            "mutation{addAgent(input:{name:\"N\",email:\"new@acme.example\",role:AGENT}){agent{id} apiKey userErrors{code}}}",
+            |_t| json!({}),
+            [O, F, F, F, F, F, O, U]
+        ),
+        op!(
+            "deactivateAgent",
+            "mutation($a:ID!){deactivateAgent(input:{agentId:$a}){agent{id} userErrors{code}}}",
+            |t| json!({"a": t.agent}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "rotateApiKey",
+            "mutation($a:ID!){rotateApiKey(input:{agentId:$a}){agent{id} apiKey userErrors{code}}}",
+            |t| json!({"a": t.agent}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "defineCustomField",
+            "mutation{defineCustomField(input:{key:\"tier\",label:\"Tier\",type:TEXT}){definition{key} userErrors{code}}}",
+            |_t| json!({}),
+            [O, F, F, F, F, F, O, U]
+        ),
+        op!(
+            "saveOrchestrationRule",
+            "mutation($r:ID!){saveOrchestrationRule(input:{ruleId:$r,name:\"s\",enabled:true,condition:{trigger:MESSAGE_RECEIVED},action:{kind:REQUEST_HUMAN}}){rule{id} userErrors{code}}}",
+            |t| json!({"r": t.rule}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "deleteOrchestrationRule",
+            "mutation($r:ID!){deleteOrchestrationRule(input:{ruleId:$r}){deletedId userErrors{code}}}",
+            |t| json!({"r": t.rule}),
+            [O, F, F, F, F, F, N, U]
+        ),
+        op!(
+            "updateWorkspaceSettings",
+            "mutation{updateWorkspaceSettings(input:{aiEnabled:true}){workspace{id} userErrors{code}}}",
+            |_t| json!({}),
+            [O, F, F, F, F, F, O, U]
+        ),
     ]
 }
 
@@ -202,9 +382,9 @@ fn outcome(body: &Value, field: &str) -> Outcome {
 /// Whether a refused answer carries anything but its errors.
 fn leaks(body: &Value, field: &str) -> bool {
     match &body["data"][field] {
-        Value::Object(payload) => payload
-            .iter()
-            .any(|(key, value)| key != "userErrors" && key != "clientMutationId" && !value.is_null()),
+        Value::Object(payload) => payload.iter().any(|(key, value)| {
+            key != "userErrors" && key != "clientMutationId" && !value.is_null()
+        }),
         Value::Null => false,
         _ => true,
     }

@@ -58,7 +58,12 @@ pub struct ServeArgs {
     )]
     visitor_burst: u32,
     /// Requests a minute one team key may make, sustained (0: no limit).
-    #[arg(long, value_name = "N", env = "TAHC_TEAM_RATE", default_value_t = 1_200)]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_TEAM_RATE",
+        default_value_t = 1_200
+    )]
     team_rate: u32,
     /// Requests one team key may make at once after a quiet spell.
     #[arg(
