@@ -7,9 +7,13 @@ use uuid::Uuid;
 use std::collections::BTreeSet;
 
 use crate::conversations::{
-    ConversationOrder, ConversationRecord, MessageRecord, counter_key, message_id_key, message_key,
-    order_prefix, read, record_key, word_prefix,
+    ConversationOrder, ConversationRecord, MessageRecord, Owner, counter_key, message_id_key,
+    message_key, order_prefix, owner_prefix, read, record_key, sortable, status_tag, word_prefix,
 };
+
+/// Sets up to this size (a search, a visitor's or contact's conversations)
+/// are listed by loading them; larger ones walk the index.
+const IN_MEMORY: usize = 10_000;
 use crate::page::{Cursor, Page, Window, bounds};
 use crate::view::{View, ViewError};
 
@@ -95,6 +99,11 @@ impl Conversations {
         descending: bool,
         window: &Window,
     ) -> Result<Page<ConversationRecord>, ViewError> {
+        if let Some(candidates) = self.candidates(filter)?
+            && candidates.len() <= IN_MEMORY
+        {
+            return self.list_among(&candidates, workspace, filter, order, descending, window);
+        }
         let prefixes: Vec<Vec<u8>> = if filter.statuses.is_empty() {
             vec![order_prefix(order, workspace, None)]
         } else {
@@ -153,19 +162,97 @@ impl Conversations {
         }
     }
 
+    /// The ids a filter confines the list to, when it names a set: the
+    /// result of a search, a visitor's or a contact's conversations.
+    fn candidates(&self, filter: &ConversationFilter) -> Result<Option<BTreeSet<Uuid>>, ViewError> {
+        let mut set = filter.only.clone();
+        let owners = [
+            filter.visitor.map(Owner::Visitor),
+            filter.contact.map(Owner::Contact),
+        ];
+        for owner in owners.into_iter().flatten() {
+            let prefix = owner_prefix(owner);
+            let mut members = BTreeSet::new();
+            for entry in self.view.scan(&prefix) {
+                let (key, _) = entry?;
+                members.insert(
+                    Uuid::from_slice(&key[prefix.len()..])
+                        .map_err(|e| ViewError::Record(e.to_string()))?,
+                );
+            }
+            set = Some(match set {
+                Some(set) => set.intersection(&members).copied().collect(),
+                None => members,
+            });
+        }
+        Ok(set)
+    }
+
+    /// A page out of a small set of conversations, sorted in memory by the
+    /// same cursors as the indexes.
+    fn list_among(
+        &self,
+        candidates: &BTreeSet<Uuid>,
+        workspace: Uuid,
+        filter: &ConversationFilter,
+        order: ConversationOrder,
+        descending: bool,
+        window: &Window,
+    ) -> Result<Page<ConversationRecord>, ViewError> {
+        let (lower, upper) = if descending {
+            (window.before.as_ref(), window.after.as_ref())
+        } else {
+            (window.after.as_ref(), window.before.as_ref())
+        };
+        let mut rows = Vec::new();
+        for id in candidates {
+            let Some(record) = self.get(*id)? else {
+                continue;
+            };
+            if record.workspace_id != workspace || !filter.matches(&record) {
+                continue;
+            }
+            let cursor = Cursor([&sortable(order.key(&record))[..], record.id.as_bytes()].concat());
+            if lower.is_some_and(|l| cursor <= *l) || upper.is_some_and(|u| cursor >= *u) {
+                continue;
+            }
+            rows.push((cursor, record));
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if descending {
+            rows.reverse();
+        }
+        let limit = window.first.or(window.last).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        let backward = window.last.is_some();
+        let items = if backward {
+            rows.split_off(rows.len().saturating_sub(limit))
+        } else {
+            rows.truncate(limit);
+            rows
+        };
+        Ok(if backward {
+            Page {
+                items,
+                has_next: window.before.is_some(),
+                has_previous: more,
+            }
+        } else {
+            Page {
+                items,
+                has_next: more,
+                has_previous: window.after.is_some(),
+            }
+        })
+    }
+
     /// The inbox counts of a workspace, `mine` for `agent`.
     pub fn counts(
         &self,
         workspace: Uuid,
         agent: Option<Uuid>,
     ) -> Result<ConversationCounts, ViewError> {
-        let counter = |name: &[u8]| -> Result<u64, ViewError> {
-            Ok(self
-                .view
-                .get(counter_key(workspace, name))?
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
-                .map_or(0, u64::from_be_bytes))
-        };
+        let counter = |name: &[u8]| self.counter(workspace, name);
         Ok(ConversationCounts {
             open: counter(b"o")?,
             pending: counter(b"p")?,
@@ -177,6 +264,15 @@ impl Conversations {
                 None => 0,
             },
         })
+    }
+
+    /// One of a workspace's counters.
+    fn counter(&self, workspace: Uuid, name: &[u8]) -> Result<u64, ViewError> {
+        Ok(self
+            .view
+            .get(counter_key(workspace, name))?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// The conversations of a workspace with a message containing words
@@ -197,8 +293,45 @@ impl Conversations {
         })
     }
 
-    /// How many of a workspace's conversations match `filter`.
+    /// How many of a workspace's conversations match `filter`: from the
+    /// counters when it filters by status alone, from its set when it names
+    /// one, else by walking the index.
     pub fn count(&self, workspace: Uuid, filter: &ConversationFilter) -> Result<usize, ViewError> {
+        let by_status_only = *filter
+            == ConversationFilter {
+                statuses: filter.statuses.clone(),
+                ..ConversationFilter::default()
+            };
+        if by_status_only {
+            let mut statuses = if filter.statuses.is_empty() {
+                vec![
+                    ConversationStatus::Open,
+                    ConversationStatus::Pending,
+                    ConversationStatus::Closed,
+                ]
+            } else {
+                filter.statuses.clone()
+            };
+            statuses.sort_by_key(|s| status_tag(*s));
+            statuses.dedup();
+            let mut total = 0;
+            for status in statuses {
+                total += self.counter(workspace, &[status_tag(status)])?;
+            }
+            return Ok(usize::try_from(total).unwrap_or(usize::MAX));
+        }
+        if let Some(candidates) = self.candidates(filter)? {
+            let mut total = 0;
+            for id in candidates {
+                if self
+                    .get(id)?
+                    .is_some_and(|r| r.workspace_id == workspace && filter.matches(&r))
+                {
+                    total += 1;
+                }
+            }
+            return Ok(total);
+        }
         let page = self.list(
             workspace,
             filter,

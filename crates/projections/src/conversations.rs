@@ -199,8 +199,25 @@ pub(crate) fn sortable(at: DateTime<Utc>) -> [u8; 8] {
     ((at.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
+/// Whose conversations a membership index lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A visitor's.
+    Visitor(Uuid),
+    /// A contact's.
+    Contact(Uuid),
+}
+
+/// Where an owner's conversations are listed (the key ends with each id).
+pub(crate) fn owner_prefix(owner: Owner) -> Vec<u8> {
+    match owner {
+        Owner::Visitor(id) => [&b"v"[..], id.as_bytes()].concat(),
+        Owner::Contact(id) => [&b"x"[..], id.as_bytes()].concat(),
+    }
+}
+
 fn index_keys(record: &ConversationRecord) -> Vec<Vec<u8>> {
-    [ConversationOrder::LastActivity, ConversationOrder::Created]
+    let mut keys: Vec<Vec<u8>> = [ConversationOrder::LastActivity, ConversationOrder::Created]
         .into_iter()
         .flat_map(|order| {
             [
@@ -208,7 +225,11 @@ fn index_keys(record: &ConversationRecord) -> Vec<Vec<u8>> {
                 order_key(order, Some(record.status), record),
             ]
         })
-        .collect()
+        .collect();
+    let owners = std::iter::once(Owner::Visitor(record.visitor_id))
+        .chain(record.contact_id.map(Owner::Contact));
+    keys.extend(owners.map(|owner| [owner_prefix(owner), record.id.as_bytes().to_vec()].concat()));
+    keys
 }
 
 /// The word index entry of `word` in a conversation (`notes`: from an

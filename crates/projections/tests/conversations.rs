@@ -630,3 +630,106 @@ async fn search_finds_words_by_prefix_and_keeps_notes_from_visitors() {
             .is_empty()
     );
 }
+
+/// Every id of a list, walked forward in pages of 7 and backward in pages
+/// of 6 (the backward walk is turned around).
+fn walk(
+    conversations: &Conversations,
+    workspace: Uuid,
+    filter: &ConversationFilter,
+    order: ConversationOrder,
+    descending: bool,
+) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut forward = Vec::new();
+    let mut after = None;
+    loop {
+        let page = conversations
+            .list(
+                workspace,
+                filter,
+                order,
+                descending,
+                &first(7, after.clone()),
+            )
+            .unwrap();
+        forward.extend(page.items.iter().map(|(_, c)| c.id));
+        if !page.has_next {
+            break;
+        }
+        after = page.items.last().map(|(c, _)| c.clone());
+    }
+    let mut backward = Vec::new();
+    let mut before = None;
+    loop {
+        let window = Window {
+            last: Some(6),
+            before: before.clone(),
+            ..Window::default()
+        };
+        let page = conversations
+            .list(workspace, filter, order, descending, &window)
+            .unwrap();
+        let mut ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.id).collect();
+        ids.extend(backward);
+        backward = ids;
+        if !page.has_previous {
+            break;
+        }
+        before = page.items.first().map(|(c, _)| c.clone());
+    }
+    (forward, backward)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_set_pages_and_counts_exactly_like_the_index() {
+    let mut log = Log::new();
+    let dir = TempDir::new().unwrap();
+    let projection =
+        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let ids = inbox(&mut log, 30).await;
+    projection.catch_up(&*log.log).await.unwrap();
+    let conversations = Conversations::new(projection.view().clone());
+    for statuses in [
+        vec![],
+        vec![ConversationStatus::Open, ConversationStatus::Pending],
+    ] {
+        let by_index = ConversationFilter {
+            statuses: statuses.clone(),
+            ..ConversationFilter::default()
+        };
+        let by_set = ConversationFilter {
+            only: Some(ids.iter().copied().collect()),
+            ..by_index.clone()
+        };
+        for order in [ConversationOrder::LastActivity, ConversationOrder::Created] {
+            for descending in [true, false] {
+                let indexed = walk(&conversations, log.workspace, &by_index, order, descending);
+                assert_eq!(indexed.0, indexed.1);
+                assert!(!indexed.0.is_empty());
+                assert_eq!(
+                    walk(&conversations, log.workspace, &by_set, order, descending),
+                    indexed,
+                    "{statuses:?} {order:?} descending {descending}"
+                );
+            }
+        }
+        assert_eq!(
+            conversations.count(log.workspace, &by_set).unwrap(),
+            conversations.count(log.workspace, &by_index).unwrap()
+        );
+        let elsewhere = Uuid::now_v7();
+        assert_eq!(conversations.count(elsewhere, &by_set).unwrap(), 0);
+        assert!(
+            walk(
+                &conversations,
+                elsewhere,
+                &by_set,
+                ConversationOrder::Created,
+                true
+            )
+            .0
+            .is_empty(),
+            "a set never reaches into another workspace"
+        );
+    }
+}
