@@ -28,3 +28,4 @@ bench-store:
 # Regenerate docs/events.md from the catalogue and fixtures.
 bless:
     TAHC_BLESS=1 cargo test -p tahc-events --test catalogue_doc
+    TAHC_BLESS=1 cargo test -p tahc-api --test schema_contract

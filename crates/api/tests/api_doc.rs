@@ -1,0 +1,52 @@
+//! Every GraphQL example of docs/api.md runs, as an admin, against a real
+//! node over HTTP, without a single error (a `json` block right after a
+//! `graphql` block holds its variables).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::Server;
+
+/// The fenced blocks of a markdown text: (language, body).
+fn blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(language)) => current = Some((language.trim().to_owned(), String::new())),
+            (Some(_), Some(_)) => out.extend(current.take()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_in_the_api_guide_runs() {
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
+    )
+    .unwrap();
+    let blocks = blocks(&guide);
+    let server = Server::start().await;
+    let mut ran = 0;
+    for (i, (language, query)) in blocks.iter().enumerate() {
+        if language != "graphql" {
+            continue;
+        }
+        let variables = match blocks.get(i + 1) {
+            Some((next, text)) if next == "json" => serde_json::from_str(text).unwrap(),
+            _ => json!({}),
+        };
+        let answer = server
+            .graphql(Some(&server.admin_key), query, variables)
+            .await;
+        assert_eq!(answer["errors"], Value::Null, "{query}\n{answer}");
+        ran += 1;
+    }
+    assert!(ran >= 8, "only {ran} examples ran");
+}
