@@ -24,6 +24,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, SendMessage, stream};
 pub use email_key::EmailKey;
 pub use error::AppError;
-pub use node::{Node, NodeError, ReadModels};
+pub use node::{Node, NodeError, Reactions, ReadModels};
 pub use permission::{Action, allows};
 pub use principal::{Principal, PrincipalKind};

@@ -99,10 +99,30 @@ struct Processes {
     reactor: Reactor,
 }
 
+/// Whether a node runs the process managers (the service's reactions to
+/// events: linking, assignment release, orchestration rules, snoozes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reactions {
+    /// Run them: the normal node.
+    Run,
+    /// Leave them to another node (or to none, in a benchmark that measures
+    /// the views and the API alone).
+    Off,
+}
+
 impl Node {
     /// Opens the data directory (creating it when new), catches every view
     /// and process manager up with the log, and starts following it.
     pub async fn start(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+        Self::start_with(data_dir, clock, Reactions::Run).await
+    }
+
+    /// [`Node::start`], choosing whether to run the process managers.
+    pub async fn start_with(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        reactions: Reactions,
+    ) -> Result<Node, NodeError> {
         let file_error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| NodeError::File { path, source }
@@ -156,11 +176,11 @@ impl Node {
             stop,
             tasks: JoinSet::new(),
         };
-        node.follow(&shared);
+        node.follow(&shared, reactions);
         Ok(node)
     }
 
-    fn follow(&mut self, log: &SharedLog) {
+    fn follow(&mut self, log: &SharedLog, reactions: Reactions) {
         macro_rules! follow_view {
             ($field:ident) => {{
                 let (views, log, stop) = (self.views.clone(), log.clone(), self.stopped());
@@ -171,6 +191,9 @@ impl Node {
         follow_view!(conversations);
         follow_view!(contacts);
         follow_view!(team);
+        if reactions == Reactions::Off {
+            return;
+        }
         macro_rules! follow_process {
             ($field:ident) => {{
                 let (processes, stop) = (self.processes.clone(), self.stopped());

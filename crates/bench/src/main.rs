@@ -2,6 +2,7 @@
 //! always beside a baseline measured in the same run, because these machines
 //! are noisy and only ratios travel.
 
+mod query;
 mod report;
 mod store;
 
@@ -25,6 +26,11 @@ struct Cli {
 enum Bench {
     /// The event log: durable append throughput and latency, and reading.
     Store(store::StoreArgs),
+    /// The API over a big inbox: seeding, first page and contact search,
+    /// in-process and over HTTP.
+    Query(query::QueryArgs),
+    /// `sendMessage` over HTTP from concurrent clients.
+    Mutation(query::MutationArgs),
 }
 
 fn main() {
@@ -32,6 +38,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = match cli.bench {
         Bench::Store(args) => runtime.block_on(store::run(args)),
+        Bench::Query(args) => runtime.block_on(query::run_query(args)),
+        Bench::Mutation(args) => runtime.block_on(query::run_mutation(args)),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");

@@ -61,7 +61,7 @@ pub async fn run(args: StoreArgs) -> Result<()> {
     let log_dir = scratch.path().join("log");
 
     let (append_rate, batch) = append_throughput(&log_dir, &args).await?;
-    let writes = stored_writes(&log_dir)?;
+    let writes = stored_writes(&log_dir, usize::MAX)?;
     let raw_rate = raw_batch_throughput(&scratch.path().join("raw"), &writes, batch, true)?;
     report::throughput(
         "store_append",
@@ -126,17 +126,18 @@ async fn append_throughput(dir: &Path, args: &StoreArgs) -> Result<(f64, usize)>
 }
 
 /// The keys and values the log wrote for one event.
-struct EventWrites {
+pub(crate) struct EventWrites {
     record: (sled::IVec, sled::IVec),
     indexes: [(Vec<u8>, [u8; 8]); 2],
 }
 
-/// Every write the log made, event by event, in position order.
-fn stored_writes(log_dir: &Path) -> Result<Vec<EventWrites>> {
+/// Every write the log made (up to `limit` events), event by event, in
+/// position order.
+pub(crate) fn stored_writes(log_dir: &Path, limit: usize) -> Result<Vec<EventWrites>> {
     let db = sled::open(log_dir)?;
     let tree = db.open_tree(SLED_TREE)?;
     let mut writes = Vec::new();
-    for entry in tree.scan_prefix(b"e") {
+    for entry in tree.scan_prefix(b"e").take(limit) {
         let (key, value) = entry?;
         let event = tahc_store::record::decode(&value)?;
         let position = event.position.0.to_be_bytes();
@@ -157,7 +158,7 @@ fn stored_writes(log_dir: &Path) -> Result<Vec<EventWrites>> {
 
 /// Writes `writes` straight into sled in batches of `batch` events, each
 /// made durable as the log does; with or without the index entries.
-fn raw_batch_throughput(
+pub(crate) fn raw_batch_throughput(
     dir: &Path,
     writes: &[EventWrites],
     batch: usize,

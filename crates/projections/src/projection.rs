@@ -2,6 +2,7 @@
 //! live, and let callers wait until a position has been applied.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tahc_events::{Event, Position, RecordedEvent};
@@ -85,9 +86,7 @@ impl<P: Projector> Projection<P> {
             if page.is_empty() {
                 return Ok(self.position());
             }
-            for record in &page {
-                self.handle(record)?;
-            }
+            self.handle(&page)?;
         }
     }
 
@@ -105,7 +104,7 @@ impl<P: Projector> Projection<P> {
                 match next {
                     None => return,
                     Some(Ok(record)) => {
-                        if let Err(error) = self.handle(&record) {
+                        if let Err(error) = self.handle(std::slice::from_ref(&record)) {
                             break ProjectionError::from(error);
                         }
                     }
@@ -120,15 +119,34 @@ impl<P: Projector> Projection<P> {
         }
     }
 
-    fn handle(&self, record: &RecordedEvent) -> Result<(), ViewError> {
-        let mut changes = ViewChanges::default();
-        // Types this release does not know change no view.
-        if let Ok(event) = record.decode() {
-            self.projector
-                .apply(record, &event, &self.view, &mut changes)?;
+    /// Applies events in one atomic write with the checkpoint of the last:
+    /// each event's projector reads the view as the events before it left
+    /// it, staged writes included.
+    fn handle(&self, records: &[RecordedEvent]) -> Result<(), ViewError> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let staged = Arc::new(Mutex::new(ViewChanges::default()));
+        let view = self.view.staging(staged.clone());
+        for record in records {
+            let mut changes = ViewChanges::default();
+            // Types this release does not know change no view.
+            if let Ok(event) = record.decode() {
+                self.projector.apply(record, &event, &view, &mut changes)?;
+            }
+            staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(changes);
         }
-        self.view.apply(record.position, changes)?;
-        self.applied.send_replace(record.position);
+        drop(view);
+        let changes = std::mem::take(
+            &mut *staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.view.apply(last.position, changes)?;
+        self.applied.send_replace(last.position);
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! One checkpointed view: a sled tree plus the position it has applied.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use tahc_events::Position;
 
@@ -44,6 +46,7 @@ impl Views {
         Ok(View {
             name: name.to_owned(),
             tree: self.db.open_tree(name)?,
+            staged: None,
         })
     }
 
@@ -60,12 +63,19 @@ impl Views {
 pub struct View {
     name: String,
     tree: sled::Tree,
+    /// Writes staged but not yet applied, which reads of this handle see
+    /// first (a projection applying a page of events in one batch).
+    staged: Option<Arc<Mutex<ViewChanges>>>,
 }
 
-/// The writes of one event to a view, applied with its checkpoint.
+/// Pending writes by key: a value, or `None` for a removal.
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The writes of one or more events to a view, applied with its
+/// checkpoint. A later write of a key replaces an earlier one.
 #[derive(Default)]
 pub struct ViewChanges {
-    batch: sled::Batch,
+    writes: Writes,
     reserved_key: bool,
 }
 
@@ -73,13 +83,20 @@ impl ViewChanges {
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.reserved_key |= key.as_ref().first() == Some(&0xff);
-        self.batch.insert(key.as_ref(), value.as_ref());
+        self.writes
+            .insert(key.as_ref().to_vec(), Some(value.as_ref().to_vec()));
     }
 
     /// Removes `key`.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
         self.reserved_key |= key.as_ref().first() == Some(&0xff);
-        self.batch.remove(key.as_ref());
+        self.writes.insert(key.as_ref().to_vec(), None);
+    }
+
+    /// Adds `later`'s writes after these.
+    pub fn extend(&mut self, later: ViewChanges) {
+        self.reserved_key |= later.reserved_key;
+        self.writes.extend(later.writes);
     }
 }
 
@@ -99,17 +116,42 @@ impl View {
     }
 
     /// Applies `changes` and moves the checkpoint to `position`, atomically.
-    pub fn apply(&self, position: Position, mut changes: ViewChanges) -> Result<(), ViewError> {
+    pub fn apply(&self, position: Position, changes: ViewChanges) -> Result<(), ViewError> {
         if changes.reserved_key {
             return Err(ViewError::ReservedKey);
         }
-        changes.batch.insert(CHECKPOINT, &position.0.to_be_bytes());
-        self.tree.apply_batch(changes.batch)?;
+        let mut batch = sled::Batch::default();
+        for (key, value) in changes.writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch.insert(CHECKPOINT, &position.0.to_be_bytes());
+        self.tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// A handle on this view whose point reads see `staged` writes first.
+    #[must_use]
+    pub(crate) fn staging(&self, staged: Arc<Mutex<ViewChanges>>) -> View {
+        View {
+            name: self.name.clone(),
+            tree: self.tree.clone(),
+            staged: Some(staged),
+        }
     }
 
     /// The value of `key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<sled::IVec>, ViewError> {
+        if let Some(staged) = &self.staged {
+            let staged = staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(write) = staged.writes.get(key.as_ref()) {
+                return Ok(write.as_deref().map(sled::IVec::from));
+            }
+        }
         Ok(self.tree.get(key)?)
     }
 
@@ -119,6 +161,7 @@ impl View {
         range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
         reverse: bool,
     ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> + '_> {
+        debug_assert!(self.staged.is_none(), "ranges do not see staged writes");
         let entries = self.tree.range(range);
         if reverse {
             Box::new(entries.rev().map(|e| e.map_err(ViewError::from)))
@@ -132,6 +175,7 @@ impl View {
         &self,
         prefix: impl AsRef<[u8]>,
     ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> {
+        debug_assert!(self.staged.is_none(), "scans do not see staged writes");
         self.tree
             .scan_prefix(prefix)
             .map(|entry| entry.map_err(ViewError::from))
@@ -180,6 +224,33 @@ mod tests {
         assert_eq!(view.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
         let keys: Vec<_> = view.scan(b"").map(|e| e.unwrap().0.to_vec()).collect();
         assert_eq!(keys, [b"b".to_vec(), CHECKPOINT.to_vec()]);
+    }
+
+    #[test]
+    fn a_staging_handle_reads_staged_writes_before_the_tree() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let view = Views::open(dir.path()).unwrap().view("v").unwrap();
+        let mut changes = ViewChanges::default();
+        changes.put(b"kept", b"old");
+        changes.put(b"gone", b"old");
+        view.apply(Position(1), changes).unwrap();
+        let staged = Arc::new(Mutex::new(ViewChanges::default()));
+        let staging = view.staging(staged.clone());
+        let mut later = ViewChanges::default();
+        later.put(b"new", b"1");
+        later.delete(b"gone");
+        staged.lock().unwrap().extend(later);
+        assert_eq!(staging.get(b"new").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(staging.get(b"gone").unwrap(), None);
+        assert_eq!(staging.get(b"kept").unwrap().as_deref(), Some(&b"old"[..]));
+        // The shared view sees nothing until the batch is applied.
+        assert_eq!(view.get(b"new").unwrap(), None);
+        assert!(view.get(b"gone").unwrap().is_some());
+        let batch = std::mem::take(&mut *staged.lock().unwrap());
+        view.apply(Position(2), batch).unwrap();
+        assert_eq!(view.get(b"new").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(view.get(b"gone").unwrap(), None);
+        assert_eq!(view.checkpoint().unwrap(), Position(2));
     }
 
     #[test]
