@@ -2,6 +2,9 @@
 //! decide, append with the version that was loaded, and on a conflict do it
 //! all again (bounded, with jitter).
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rand::Rng;
@@ -62,13 +65,63 @@ pub struct Context {
 #[derive(Clone)]
 pub struct Aggregates {
     log: SharedLog,
+    recent: Arc<Mutex<HashMap<StreamId, Recent>>>,
 }
+
+/// A stream's state as last folded, so the next load reads only the
+/// events after it instead of the whole stream again.
+struct Recent {
+    workspace_id: Uuid,
+    version: u64,
+    state: Box<dyn Any + Send>,
+}
+
+/// Streams whose folded state is kept; past it the memory starts afresh
+/// (a stream not kept is folded from the log, as always).
+const RECENT_STREAMS: usize = 50_000;
 
 impl Aggregates {
     /// Over a log.
     #[must_use]
     pub fn new(log: SharedLog) -> Self {
-        Aggregates { log }
+        Aggregates {
+            log,
+            recent: Arc::default(),
+        }
+    }
+
+    fn recall<S: Clone + 'static>(&self, stream: &StreamId) -> Option<(Uuid, Loaded<S>)> {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = recent.get(stream)?;
+        let state = kept.state.downcast_ref::<S>()?.clone();
+        Some((
+            kept.workspace_id,
+            Loaded {
+                state,
+                version: kept.version,
+            },
+        ))
+    }
+
+    fn remember<S: Send + 'static>(
+        &self,
+        stream: &StreamId,
+        workspace_id: Uuid,
+        version: u64,
+        state: S,
+    ) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() >= RECENT_STREAMS && !recent.contains_key(stream) {
+            recent.clear();
+        }
+        recent.insert(
+            stream.clone(),
+            Recent {
+                workspace_id,
+                version,
+                state: Box::new(state),
+            },
+        );
     }
 
     /// The log underneath.
@@ -85,8 +138,16 @@ impl Aggregates {
         stream: &StreamId,
         workspace_id: Uuid,
     ) -> Result<Loaded<A::State>, AppError> {
-        let mut state = A::State::default();
-        let mut version = 0;
+        let (mut state, mut version) = match self.recall::<A::State>(stream) {
+            Some((owner, _)) if owner != workspace_id => {
+                return Err(AppError::NotFound {
+                    what: category_name(stream),
+                });
+            }
+            Some((_, loaded)) => (loaded.state, loaded.version),
+            None => (A::State::default(), 0),
+        };
+        let known = version;
         loop {
             let page = self.log.read_stream(stream, version, PAGE).await?;
             let Some(last) = page.last() else { break };
@@ -104,6 +165,9 @@ impl Aggregates {
                 state = A::evolve(state, &event);
             }
             version = last_version;
+        }
+        if version != known {
+            self.remember(stream, workspace_id, version, state.clone());
         }
         Ok(Loaded { state, version })
     }
@@ -134,6 +198,12 @@ impl Aggregates {
             match self.log.append(stream, expected, new_events).await {
                 Ok(appended) => {
                     let state = events.iter().fold(loaded.state, A::evolve);
+                    self.remember(
+                        stream,
+                        context.meta.workspace_id,
+                        loaded.version + events.len() as u64,
+                        state.clone(),
+                    );
                     return Ok(Executed {
                         state,
                         events,

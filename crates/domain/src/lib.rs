@@ -29,7 +29,7 @@ use tahc_events::Event;
 /// An aggregate: the state of one stream and the rules that change it.
 pub trait Aggregate {
     /// What the aggregate remembers; `Default` is "no such stream yet".
-    type State: Default + Clone + std::fmt::Debug;
+    type State: Default + Clone + std::fmt::Debug + Send + Sync + 'static;
     /// What callers ask of it.
     type Command;
 
