@@ -266,6 +266,9 @@ fn conversation(workspace: Uuid, i: usize, messages: usize) -> Vec<(StreamId, Ve
     streams
 }
 
+/// Requests run before each figure, so caches are as a running server's.
+const WARM_UP: usize = 1_000;
+
 /// Events replayed by the raw baseline (the first ones written).
 const RAW_SAMPLE: usize = 500_000;
 
@@ -375,7 +378,8 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
     let client = reqwest::Client::new();
     for (name, query) in [("inbox_first_page", INBOX), ("contact_search", SEARCH)] {
         // Warm up caches the way a running server has them.
-        in_process(&schema, seeded.admin, query, 50).await;
+        in_process(&schema, seeded.admin, query, WARM_UP).await;
+        over_http(&client, &url, &seeded.admin_key, query, WARM_UP).await?;
         let base = in_process(&schema, seeded.admin, TYPENAME, args.samples).await;
         let measured = in_process(&schema, seeded.admin, query, args.samples).await;
         report::latency(
