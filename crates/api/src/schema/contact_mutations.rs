@@ -37,14 +37,11 @@ pub struct UpdateContactInput {
 }
 
 /// What a contact mutation did.
-#[derive(SimpleObject, Default)]
+#[derive(SimpleObject)]
 pub struct ContactPayload {
-    /// The contact after the change.
-    pub contact: Option<Contact>,
-    /// What the caller can fix.
-    pub user_errors: Vec<UserError>,
-    /// Echoed.
-    pub client_mutation_id: Option<String>,
+    contact: Option<Contact>,
+    user_errors: Vec<UserError>,
+    client_mutation_id: Option<String>,
 }
 
 /// Adds a team note to a contact.
@@ -103,7 +100,7 @@ fn contact_now(ctx: &Context<'_>, id: Uuid) -> Result<Option<Contact>> {
 }
 
 /// The payload of a contact mutation.
-fn contact_payload(
+pub(super) fn contact_payload(
     ctx: &Context<'_>,
     outcome: std::result::Result<Uuid, UserError>,
     client_mutation_id: Option<String>,

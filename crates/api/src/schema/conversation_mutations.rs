@@ -7,8 +7,7 @@ use tahc_app::{AppError, Principal};
 use uuid::Uuid;
 
 use super::caller;
-use super::contact_mutations::ContactPayload;
-use super::contacts::Contact;
+use super::contact_mutations::{ContactPayload, contact_payload};
 use super::errors::{Failure, UserError, UserErrorCode, classify, coded};
 use super::ids;
 use super::payload::{Written, errors_of, input_id, run, run_on};
@@ -266,14 +265,7 @@ impl ConversationMutation {
             .map(|(contact_id, _)| contact_id),
             Err(error) => Err(error),
         };
-        Ok(ContactPayload {
-            contact: match &outcome {
-                Ok(id) => node(ctx).contacts().get(*id)?.map(Contact),
-                Err(_) => None,
-            },
-            user_errors: errors_of(&outcome),
-            client_mutation_id: input.client_mutation_id,
-        })
+        contact_payload(ctx, outcome, input.client_mutation_id)
     }
 
     /// Tells the team what the caller is doing in a conversation: shown

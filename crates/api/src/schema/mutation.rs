@@ -1,19 +1,13 @@
 //! Starting conversations and posting messages. Every mutation answers
 //! once every view has applied its write.
 
-use std::time::Duration;
-
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use tahc_app::SendMessage;
-use tahc_events::Position;
 
 use super::caller;
-use super::errors::{Failure, UserError, classify, coded};
-use super::payload::input_id;
+use super::errors::UserError;
+use super::payload::{errors_of, run, run_on};
 use super::types::{Conversation, Message, node};
-
-/// How long a mutation waits for the views to show its write.
-const VIEW_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Starts a conversation.
 #[derive(InputObject)]
@@ -54,19 +48,6 @@ pub struct SendMessagePayload {
     client_mutation_id: Option<String>,
 }
 
-/// Waits until the views show `position`.
-pub(super) async fn settled(ctx: &Context<'_>, position: Option<Position>) -> Result<()> {
-    if let Some(position) = position
-        && !node(ctx).wait_for(position, VIEW_PATIENCE).await
-    {
-        return Err(coded(
-            "INTERNAL",
-            "the views did not catch up in time; the write is stored",
-        ));
-    }
-    Ok(())
-}
-
 /// Starting conversations and posting messages.
 #[derive(Default)]
 pub struct MessageMutation;
@@ -81,35 +62,28 @@ impl MessageMutation {
     ) -> Result<StartConversationPayload> {
         let caller = caller(ctx)?;
         let node = node(ctx);
-        let outcome = node
-            .commands
-            .start_conversation(&caller, None, input.body)
-            .await;
-        let mut payload = StartConversationPayload {
-            conversation: None,
-            message: None,
-            user_errors: Vec::new(),
-            client_mutation_id: input.client_mutation_id,
+        let outcome = run(
+            ctx,
+            "body",
+            node.commands.start_conversation(&caller, None, input.body),
+        )
+        .await?;
+        let record = match &outcome {
+            Ok((id, _)) => node.conversations().get(*id)?,
+            Err(_) => None,
         };
-        match outcome {
-            Ok((id, executed)) => {
-                settled(ctx, executed.appended.map(|a| a.last_position)).await?;
-                let record = node.conversations().get(id)?;
-                payload.message = record
-                    .as_ref()
-                    .and_then(|r| r.last_message.clone())
-                    .map(|m| Message {
-                        record: m,
-                        workspace: caller.workspace_id,
-                    });
-                payload.conversation = record.map(|r| Conversation::for_caller(r, &caller));
-            }
-            Err(error) => match classify(error, "body") {
-                Failure::User(user) => payload.user_errors.push(user),
-                Failure::Top(top) => return Err(top),
-            },
-        }
-        Ok(payload)
+        Ok(StartConversationPayload {
+            message: record
+                .as_ref()
+                .and_then(|r| r.last_message.clone())
+                .map(|m| Message {
+                    record: m,
+                    workspace: caller.workspace_id,
+                }),
+            conversation: record.map(|r| Conversation::for_caller(r, &caller)),
+            user_errors: errors_of(&outcome),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 
     /// Posts a message: the visitor's, the AI's (bot keys) or an agent's.
@@ -120,55 +94,49 @@ impl MessageMutation {
     ) -> Result<SendMessagePayload> {
         let caller = caller(ctx)?;
         let node = node(ctx);
+        let outcome = run_on(
+            ctx,
+            "Conversation",
+            &input.conversation_id,
+            "conversationId",
+            |conversation_id| {
+                let command = SendMessage {
+                    conversation_id,
+                    body: input.body,
+                    internal: input.internal.unwrap_or(false),
+                    confidence: input.confidence,
+                    idempotency_key: input.idempotency_key,
+                };
+                node.commands.send_message(&caller, command)
+            },
+        )
+        .await?;
         let mut payload = SendMessagePayload {
             message: None,
             conversation: None,
-            user_errors: Vec::new(),
+            user_errors: errors_of(&outcome),
             client_mutation_id: input.client_mutation_id,
         };
-        let conversation_id =
-            match input_id("Conversation", &input.conversation_id, "conversationId") {
-                Ok(id) => id,
-                Err(error) => {
-                    payload.user_errors.push(error);
-                    return Ok(payload);
+        if let Ok((conversation_id, (message_id, executed))) = outcome {
+            let conversations = node.conversations();
+            let visitor_view = caller.visitor_id().is_some();
+            // A post's message is its first event; an idempotent repeat
+            // appended nothing, so its message is looked up by id.
+            let message = match executed.appended {
+                Some(appended) => {
+                    conversations.message(conversation_id, appended.first_position, visitor_view)?
                 }
+                None => conversations
+                    .message_by_id(message_id)?
+                    .filter(|m| !(visitor_view && m.internal)),
             };
-        let command = SendMessage {
-            conversation_id,
-            body: input.body,
-            internal: input.internal.unwrap_or(false),
-            confidence: input.confidence,
-            idempotency_key: input.idempotency_key,
-        };
-        match node.commands.send_message(&caller, command).await {
-            Ok((message_id, executed)) => {
-                settled(ctx, executed.appended.map(|a| a.last_position)).await?;
-                let conversations = node.conversations();
-                let record = conversations.get(conversation_id)?;
-                let visitor_view = caller.visitor_id().is_some();
-                // A post's message is its first event; an idempotent repeat
-                // appended nothing, so its message is looked up by id.
-                let message = match executed.appended {
-                    Some(appended) => conversations.message(
-                        conversation_id,
-                        appended.first_position,
-                        visitor_view,
-                    )?,
-                    None => conversations
-                        .message_by_id(message_id)?
-                        .filter(|m| !(visitor_view && m.internal)),
-                };
-                payload.message = message.map(|record| Message {
-                    record,
-                    workspace: caller.workspace_id,
-                });
-                payload.conversation = record.map(|r| Conversation::for_caller(r, &caller));
-            }
-            Err(error) => match classify(error, "conversationId") {
-                Failure::User(user) => payload.user_errors.push(user),
-                Failure::Top(top) => return Err(top),
-            },
+            payload.message = message.map(|record| Message {
+                record,
+                workspace: caller.workspace_id,
+            });
+            payload.conversation = conversations
+                .get(conversation_id)?
+                .map(|r| Conversation::for_caller(r, &caller));
         }
         Ok(payload)
     }

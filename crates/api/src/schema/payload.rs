@@ -2,16 +2,31 @@
 //! show the write (so the payload already reflects it), and reports what
 //! the caller can fix as `userErrors`, the rest as top-level errors.
 
+use std::time::Duration;
+
 use async_graphql::{Context, ID, Result};
 use tahc_app::{AppError, Executed, IssuedAgent};
 use tahc_events::Position;
 use tahc_store::LogReader;
 use uuid::Uuid;
 
-use super::errors::{Failure, UserError, UserErrorCode, classify};
+use super::errors::{Failure, UserError, UserErrorCode, classify, coded};
 use super::ids;
-use super::mutation::settled;
 use super::types::node;
+
+/// How long a mutation waits for the views to show its write.
+const VIEW_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Waits until the views show `position`.
+async fn settled(ctx: &Context<'_>, position: Position) -> Result<()> {
+    if !node(ctx).wait_for(position, VIEW_PATIENCE).await {
+        return Err(coded(
+            "INTERNAL",
+            "the views did not catch up in time; the write is stored",
+        ));
+    }
+    Ok(())
+}
 
 /// A command's result that knows where its write landed.
 pub trait Written {
@@ -60,7 +75,7 @@ pub async fn run<T: Written>(
                 Some(position) => position,
                 None => node(ctx).log.head().await.unwrap_or_default(),
             };
-            settled(ctx, Some(position)).await?;
+            settled(ctx, position).await?;
             Ok(Ok(done))
         }
         Err(error) => match classify(error, not_found_field) {
