@@ -2,6 +2,8 @@
 //! live, and let callers wait until a position has been applied.
 
 use std::future::Future;
+
+use futures::FutureExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -104,7 +106,24 @@ impl<P: Projector> Projection<P> {
                 match next {
                     None => return,
                     Some(Ok(record)) => {
-                        if let Err(error) = self.handle(std::slice::from_ref(&record)) {
+                        // Under load more events are ready at once: apply
+                        // them together, one batch instead of one each.
+                        let mut ready = vec![record];
+                        let mut failed = None;
+                        while ready.len() < PAGE {
+                            match subscription.next().now_or_never() {
+                                Some(Some(Ok(record))) => ready.push(record),
+                                Some(Some(Err(error))) => {
+                                    failed = Some(error);
+                                    break;
+                                }
+                                Some(None) | None => break,
+                            }
+                        }
+                        if let Err(error) = self.handle(&ready) {
+                            break ProjectionError::from(error);
+                        }
+                        if let Some(error) = failed {
                             break ProjectionError::from(error);
                         }
                     }

@@ -95,7 +95,8 @@ pub struct Subscription {
 impl Subscription {
     /// The next event; `None` once the log is closed and everything durable
     /// was delivered. A storage error is returned once and the subscription
-    /// can be polled again to retry from where it stood.
+    /// can be polled again to retry from where it stood. Cancel-safe: a
+    /// call dropped before it answers loses nothing.
     pub async fn next(&mut self) -> Option<Result<RecordedEvent, ReadError>> {
         loop {
             if let Some(event) = self.buffered.pop_front() {
