@@ -755,8 +755,8 @@ async fn following_a_busy_log_live_builds_the_same_view_as_a_rebuild() {
     // together, several on the same conversation.
     let ids = inbox(&mut log, 8).await;
     let mut writers = tokio::task::JoinSet::new();
-    for writer in 0..8 {
-        let (store, workspace, id) = (log.log.clone(), log.workspace, ids[writer]);
+    for &id in &ids {
+        let (store, workspace) = (log.log.clone(), log.workspace);
         writers.spawn(async move {
             for n in 0..40 {
                 let meta = EventMeta {
