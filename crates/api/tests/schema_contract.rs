@@ -87,14 +87,12 @@ const NOT_YET: &[(&str, &str)] = &[
     ("ContactChange", "live updates"),
     ("TeamActivity", "live updates"),
     ("Query.events", "audit"),
-    ("Query.verifyLog", "audit"),
     ("Query.conversationAsOf", "audit"),
     ("LogEvent", "audit"),
     ("LogEventConnection", "audit"),
     ("LogEventEdge", "audit"),
     ("LogEventFilter", "audit"),
     ("Actor", "audit"),
-    ("LogVerification", "audit"),
 ];
 
 /// Whether `member` belongs to `prefix` (a type, or one field of it).

@@ -1,6 +1,7 @@
 //! The GraphQL schema of the contract (docs/api-contract.graphql), served
 //! over HTTP by [`crate::graphql_http`].
 
+mod audit;
 mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
@@ -30,6 +31,7 @@ pub struct Query(
     nodes::NodeQuery,
     query::ConversationQuery,
     contacts::ContactQuery,
+    audit::AuditQuery,
 );
 
 /// The mutation root: every area's mutations, merged.
