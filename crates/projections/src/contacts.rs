@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::conversations::{read, sortable};
 use crate::page::{Cursor, Page, Window, bounds};
 use crate::projection::Projector;
-use crate::view::{View, ViewChanges, ViewError, json};
+use crate::view::{View, ViewChanges, ViewError, id_at_end, json};
 use crate::words::words;
 
 /// A team note on a contact.
@@ -552,7 +552,7 @@ impl Contacts {
         match self.view.scan(note_prefix(note)).next() {
             Some(entry) => {
                 let (key, _) = entry?;
-                Ok(Uuid::from_slice(&key[key.len() - 16..]).ok())
+                id_at_end(&key).map(Some)
             }
             None => Ok(None),
         }
@@ -615,8 +615,7 @@ impl Contacts {
             .range(bounds(&prefix, after, before), descending != backward)
         {
             let (key, _) = entry?;
-            let id = Uuid::from_slice(&key[key.len() - 16..])
-                .map_err(|e| ViewError::Record(e.to_string()))?;
+            let id = id_at_end(&key)?;
             if only.is_some_and(|only| !only.contains(&id)) {
                 continue;
             }

@@ -15,7 +15,7 @@ use crate::conversations::{
 /// are listed by loading them; larger ones walk the index.
 const IN_MEMORY: usize = 10_000;
 use crate::page::{Cursor, Page, Window, bounds};
-use crate::view::{View, ViewError};
+use crate::view::{View, ViewError, id_at_end};
 
 /// Which conversations of a workspace to list.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,10 +175,7 @@ impl Conversations {
             let mut members = BTreeSet::new();
             for entry in self.view.scan(&prefix) {
                 let (key, _) = entry?;
-                members.insert(
-                    Uuid::from_slice(&key[prefix.len()..])
-                        .map_err(|e| ViewError::Record(e.to_string()))?,
-                );
+                members.insert(id_at_end(&key)?);
             }
             set = Some(match set {
                 Some(set) => set.intersection(&members).copied().collect(),
@@ -431,8 +428,7 @@ fn merged<'a>(
                 .map(move |entry| {
                     let (key, _) = entry?;
                     let tail = key[len..].to_vec();
-                    let id = Uuid::from_slice(&tail[8..])
-                        .map_err(|e| ViewError::Record(e.to_string()))?;
+                    let id = id_at_end(&tail)?;
                     Ok((Cursor(tail), id))
                 });
             Box::new(entries) as Entries<'a>

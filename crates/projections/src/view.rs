@@ -182,6 +182,15 @@ impl View {
     }
 }
 
+/// The id an index key ends with (every index key ends with the id of the
+/// thing it lists); a key too short to hold one is a malformed record.
+pub(crate) fn id_at_end(key: &[u8]) -> Result<uuid::Uuid, ViewError> {
+    key.len()
+        .checked_sub(16)
+        .and_then(|start| uuid::Uuid::from_slice(&key[start..]).ok())
+        .ok_or_else(|| ViewError::Record(format!("index key {key:02x?} does not end with an id")))
+}
+
 /// A view record as stored: JSON.
 pub(crate) fn json(value: &impl serde::Serialize) -> Result<Vec<u8>, ViewError> {
     serde_json::to_vec(value).map_err(|e| ViewError::Record(e.to_string()))
@@ -224,6 +233,14 @@ mod tests {
         assert_eq!(view.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
         let keys: Vec<_> = view.scan(b"").map(|e| e.unwrap().0.to_vec()).collect();
         assert_eq!(keys, [b"b".to_vec(), CHECKPOINT.to_vec()]);
+    }
+
+    #[test]
+    fn an_index_key_yields_the_id_it_ends_with_or_a_typed_error() {
+        let id = uuid::Uuid::now_v7();
+        let key = [&b"prefix"[..], id.as_bytes()].concat();
+        assert_eq!(id_at_end(&key).unwrap(), id);
+        assert!(matches!(id_at_end(b"short"), Err(ViewError::Record(_))));
     }
 
     #[test]

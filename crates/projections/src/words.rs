@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use crate::view::{View, ViewError};
+use crate::view::{View, ViewError, id_at_end};
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -47,9 +47,7 @@ pub(crate) fn search(
         for prefix in prefixes(&word) {
             for entry in view.scan(prefix) {
                 let (key, _) = entry?;
-                let id = Uuid::from_slice(&key[key.len() - 16..])
-                    .map_err(|e| ViewError::Record(e.to_string()))?;
-                matches.insert(id);
+                matches.insert(id_at_end(&key)?);
             }
         }
         found = Some(match found {
