@@ -174,11 +174,7 @@ fn note_ref(ctx: &Context<'_>, id: &ID) -> Result<std::result::Result<ContactNot
             contact_id,
             note_id,
         }),
-        None => Err(UserError {
-            field: Some(vec!["input".into(), "noteId".into()]),
-            message: "note not found".into(),
-            code: super::errors::UserErrorCode::NotFound,
-        }),
+        None => Err(UserError::not_found(&["noteId"], "note not found")),
     })
 }
 

@@ -36,6 +36,23 @@ pub struct UserError {
     pub code: UserErrorCode,
 }
 
+impl UserError {
+    /// The input at `path` (under `input`) names nothing the caller can see.
+    #[must_use]
+    pub fn not_found(path: &[&str], message: impl Into<String>) -> Self {
+        UserError {
+            field: Some(
+                std::iter::once("input")
+                    .chain(path.iter().copied())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            message: message.into(),
+            code: UserErrorCode::NotFound,
+        }
+    }
+}
+
 /// A top-level error with the contract's `extensions.code`.
 pub fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
@@ -83,11 +100,10 @@ pub fn classify(error: AppError, not_found_field: &str) -> Failure {
             };
             user(code, field, domain.to_string())
         }
-        AppError::NotFound { what } => user(
-            UserErrorCode::NotFound,
-            Some(not_found_field.to_owned()),
+        AppError::NotFound { what } => Failure::User(UserError::not_found(
+            &[not_found_field],
             format!("{what} not found"),
-        ),
+        )),
         AppError::Forbidden { .. } => {
             Failure::Top(coded("FORBIDDEN", "not allowed for this caller"))
         }

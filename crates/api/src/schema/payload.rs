@@ -10,7 +10,7 @@ use tahc_events::Position;
 use tahc_store::LogReader;
 use uuid::Uuid;
 
-use super::errors::{Failure, UserError, UserErrorCode, classify, coded};
+use super::errors::{Failure, UserError, classify, coded};
 use super::ids;
 use super::types::node;
 
@@ -88,11 +88,7 @@ pub async fn run<T: Written>(
 /// The uuid of a global id of `kind` given as input `field`, or the user
 /// error saying it names nothing.
 pub fn input_id(kind: &str, id: &ID, field: &str) -> std::result::Result<Uuid, UserError> {
-    ids::decode(kind, id).ok_or_else(|| UserError {
-        field: Some(vec!["input".into(), field.into()]),
-        message: format!("not a {kind} id"),
-        code: UserErrorCode::NotFound,
-    })
+    ids::decode(kind, id).ok_or_else(|| UserError::not_found(&[field], format!("not a {kind} id")))
 }
 
 /// The user errors of a payload: none, or the one that stopped it.

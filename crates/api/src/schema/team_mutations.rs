@@ -10,7 +10,7 @@ use super::caller;
 use super::contacts::{
     ActionKind, CustomFieldDefinition, CustomFieldType, OrchestrationRule, Trigger,
 };
-use super::errors::{UserError, UserErrorCode};
+use super::errors::UserError;
 use super::ids;
 use super::payload::{errors_of, run, run_on};
 use super::types::{Agent, ConversationStatus, Role, Workspace, agent, node};
@@ -152,11 +152,10 @@ fn agent_payload(
 /// The rule a save describes, or the user error about its action's agent.
 fn rule_of(input: &SaveOrchestrationRuleInput) -> std::result::Result<RuleInput, UserError> {
     let agent_id = match &input.action.agent_id {
-        Some(id) => Some(ids::decode("Agent", id).ok_or_else(|| UserError {
-            field: Some(vec!["input".into(), "action".into(), "agentId".into()]),
-            message: "not an Agent id".into(),
-            code: UserErrorCode::NotFound,
-        })?),
+        Some(id) => Some(
+            ids::decode("Agent", id)
+                .ok_or_else(|| UserError::not_found(&["action", "agentId"], "not an Agent id"))?,
+        ),
         None => None,
     };
     Ok(RuleInput {
