@@ -383,16 +383,23 @@ impl RecordedEvent {
     }
 }
 
+/// Lowercase hex digits of `bytes` (digests, keys and cursors as text).
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
 /// Hex encoding of 32-byte digests in JSON.
 mod hex_digest {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(digest: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(64);
-        for byte in digest {
-            text.push_str(&format!("{byte:02x}"));
-        }
-        serializer.serialize_str(&text)
+        serializer.serialize_str(&super::hex(digest))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {

@@ -26,7 +26,7 @@ pub use conversation::*;
 pub use email::*;
 pub use envelope::{
     Actor, ActorKind, EventMeta, InvalidStreamId, NewEvent, Payload, Position, RecordedEvent,
-    StreamId,
+    StreamId, hex,
 };
 pub use personal::{Personal, Sealed};
 pub use upcast::{DecodeError, decode, decode_payload};

@@ -6,6 +6,7 @@
 
 pub mod export;
 pub mod graphql_http;
+pub mod graphql_ws;
 pub mod rate_limit;
 pub mod schema;
 pub mod visitor_token;
@@ -15,11 +16,14 @@ use std::sync::Arc;
 
 use async_graphql::{ErrorExtensions, ServerError};
 use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use tahc_app::{Node, Principal};
 
 use crate::graphql_http::Endpoint;
+use crate::graphql_ws::{Live, LiveSettings};
 use crate::rate_limit::{Admission, RateLimitSettings, RateLimited, RateLimits};
 use crate::schema::{Caller, TahcSchema};
 
@@ -57,9 +61,22 @@ impl Gate {
     pub fn pass(&self, headers: &HeaderMap) -> Result<Option<Principal>, Refusal> {
         let principal = schema::authenticate(&self.node, headers)?;
         if let Some(principal) = &principal {
-            self.admission.admit(principal)?;
+            self.admit(principal)?;
         }
         Ok(principal)
+    }
+
+    /// The caller a credential (team key or visitor token) stands for, if
+    /// it may pass now.
+    pub fn admit_credential(&self, credential: &str) -> Result<Principal, Refusal> {
+        let principal = schema::principal_of(&self.node, credential)?;
+        self.admit(&principal)?;
+        Ok(principal)
+    }
+
+    /// Holds a known caller to its rate limit.
+    pub fn admit(&self, principal: &Principal) -> Result<(), Refusal> {
+        Ok(self.admission.admit(principal)?)
     }
 }
 
@@ -103,26 +120,34 @@ impl Endpoint for TahcEndpoint {
     }
 }
 
-/// Every route of a node, with the default rate limits.
+/// Every route of a node, with the default rate limits and WebSocket
+/// settings.
 pub fn router(node: Arc<Node>) -> Router {
     router_with(
         node,
         Arc::new(RateLimits::new(RateLimitSettings::default())),
+        LiveSettings::default(),
     )
 }
 
-/// Every route of a node: GraphQL, the contacts export, the widget's
-/// sessions, health; callers admitted by `admission`.
-pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>) -> Router {
+/// Every route of a node: GraphQL over HTTP and WebSocket, the contacts
+/// export, the widget's sessions, health; callers admitted by `admission`.
+pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>, live: LiveSettings) -> Router {
     let gate = Gate {
         node: node.clone(),
         admission,
     };
-    let endpoint = TahcEndpoint {
-        schema: schema::build(node.clone()),
-        gate: gate.clone(),
+    let schema = schema::build(node.clone());
+    let endpoint = GraphqlEndpoints {
+        http: TahcEndpoint {
+            schema: schema.clone(),
+            gate: gate.clone(),
+        },
+        live: Live::new(schema, gate.clone(), live),
     };
-    graphql_routes(endpoint)
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .with_state(endpoint)
         .merge(
             Router::new()
                 .route("/export/contacts.csv", get(export::contacts_csv))
@@ -135,6 +160,36 @@ pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>) -> Router {
                 .route("/readyz", get(ready))
                 .with_state(node),
         )
+}
+
+/// Both transports of `/graphql`.
+#[derive(Clone)]
+struct GraphqlEndpoints {
+    http: TahcEndpoint,
+    live: Live,
+}
+
+/// GET `/graphql`: a WebSocket upgrade, else a query over HTTP (or GraphiQL
+/// for a browser).
+async fn graphql_get(
+    State(endpoints): State<GraphqlEndpoints>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: HeaderMap,
+    query: axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    match upgrade {
+        Ok(upgrade) => endpoints.live.upgrade(upgrade, &headers),
+        Err(_) => graphql_http::get(State(endpoints.http), headers, query).await,
+    }
+}
+
+/// POST `/graphql`: GraphQL over HTTP.
+async fn graphql_post(
+    State(endpoints): State<GraphqlEndpoints>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    graphql_http::post(State(endpoints.http), headers, body).await
 }
 
 async fn ready(

@@ -36,10 +36,6 @@ pub enum TokenError {
     Expired,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 || !text.is_ascii() {
         return None;
@@ -64,7 +60,7 @@ fn payload(claim: &VisitorClaim) -> Vec<u8> {
 pub fn sign(key: &[u8; 32], claim: &VisitorClaim) -> String {
     let payload = payload(claim);
     let mac = blake3::keyed_hash(key, &payload);
-    format!("{PREFIX}{}.{}", hex(&payload), hex(mac.as_bytes()))
+    format!("{PREFIX}{}.{}", tahc_events::hex(&payload), tahc_events::hex(mac.as_bytes()))
 }
 
 /// Checks a token's form, signature and expiry at `now`.

@@ -21,7 +21,7 @@ pub struct IssuedKey {
 pub fn issue() -> IssuedKey {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
-    let key = format!("{PREFIX}{}", hex(&secret));
+    let key = format!("{PREFIX}{}", tahc_events::hex(&secret));
     IssuedKey {
         hash: hash(&key),
         key,
@@ -33,10 +33,6 @@ pub fn issue() -> IssuedKey {
 #[must_use]
 pub fn hash(key: &str) -> String {
     format!("blake3:{}", blake3::hash(key.as_bytes()).to_hex())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

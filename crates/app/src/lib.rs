@@ -9,6 +9,7 @@
 pub mod activity;
 mod aggregates;
 pub mod api_key;
+mod applied_log;
 mod clock;
 mod commands;
 mod email_key;
@@ -20,6 +21,7 @@ pub mod process;
 
 pub use activity::{Activity, ActivityKind, TeamActivity};
 pub use aggregates::{Aggregates, Context, EventIds, Executed, Loaded};
+pub use applied_log::AppliedLog;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, SendMessage, stream};
 pub use email_key::EmailKey;

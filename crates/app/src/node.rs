@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::activity::{Activity, ActivityKind, TeamActivity};
 use crate::aggregates::Aggregates;
+use crate::applied_log::AppliedLog;
 use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::email_key::EmailKey;
@@ -73,6 +74,24 @@ pub struct ReadModels {
     pub team: Projection<TeamProjector>,
 }
 
+impl ReadModels {
+    /// Resolves once every read model has applied `position`.
+    pub async fn reached(&self, position: Position) {
+        self.conversations.reached(position).await;
+        self.contacts.reached(position).await;
+        self.team.reached(position).await;
+    }
+
+    /// The last position every read model has applied.
+    #[must_use]
+    pub fn position(&self) -> Position {
+        self.conversations
+            .position()
+            .min(self.contacts.position())
+            .min(self.team.position())
+    }
+}
+
 /// A node: every part of tahc over one data directory.
 pub struct Node {
     /// The log.
@@ -85,6 +104,8 @@ pub struct Node {
     pub token_key: [u8; 32],
     /// Who is viewing or typing where, live and never stored.
     pub activity: TeamActivity,
+    /// The log as the views have applied it, for live subscriptions.
+    pub applied: Arc<AppliedLog>,
     processes: Arc<Processes>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -166,12 +187,14 @@ impl Node {
             .await
             .map_err(projection_error)?;
         let (stop, _) = watch::channel(false);
+        let applied = Arc::new(AppliedLog::new(shared.clone(), read_models.position()));
         let mut node = Node {
             log,
             commands,
             views: read_models,
             token_key,
             activity: TeamActivity::default(),
+            applied,
             processes,
             stop,
             tasks: JoinSet::new(),
@@ -191,6 +214,9 @@ impl Node {
         follow_view!(conversations);
         follow_view!(contacts);
         follow_view!(team);
+        let (applied, views, stop) = (self.applied.clone(), self.views.clone(), self.stopped());
+        self.tasks
+            .spawn(async move { applied.run(&views, stop).await });
         if reactions == Reactions::Off {
             return;
         }
@@ -236,9 +262,9 @@ impl Node {
     /// Waits until every read model has applied `position`; false when it
     /// took longer than `patience`.
     pub async fn wait_for(&self, position: Position, patience: Duration) -> bool {
-        self.views.conversations.wait_for(position, patience).await
-            && self.views.contacts.wait_for(position, patience).await
-            && self.views.team.wait_for(position, patience).await
+        tokio::time::timeout(patience, self.views.reached(position))
+            .await
+            .is_ok()
     }
 
     /// Whether every read model has caught up with the log.
@@ -246,9 +272,7 @@ impl Node {
         let Ok(head) = self.log.head().await else {
             return false;
         };
-        self.views.conversations.position() >= head
-            && self.views.contacts.position() >= head
-            && self.views.team.position() >= head
+        self.views.position() >= head
     }
 
     /// Reads conversations.

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_api::schema::{Caller, TahcSchema};
 use tahc_app::{Node, Principal, Reactions, SystemClock};
@@ -355,7 +356,11 @@ async fn serve(dir: &Path, events: u64) -> Result<(Arc<Node>, String, f64)> {
         visitor: None,
         team: None,
     };
-    let router = tahc_api::router_with(node.clone(), Arc::new(RateLimits::new(unlimited)));
+    let router = tahc_api::router_with(
+        node.clone(),
+        Arc::new(RateLimits::new(unlimited)),
+        LiveSettings::default(),
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((node, url, views_rate))
 }

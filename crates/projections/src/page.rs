@@ -12,7 +12,7 @@ impl Cursor {
     /// The opaque text form handed to clients.
     #[must_use]
     pub fn encode(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        tahc_events::hex(&self.0)
     }
 
     /// Reads a cursor a client sent back; `None` when it is not one of ours.

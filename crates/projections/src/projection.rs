@@ -75,10 +75,16 @@ impl<P: Projector> Projection<P> {
     /// Waits until the view has applied `position` (or gives up after
     /// `patience`); true when it has.
     pub async fn wait_for(&self, position: Position, patience: Duration) -> bool {
-        let mut applied = self.applied.subscribe();
-        tokio::time::timeout(patience, applied.wait_for(|p| *p >= position))
+        tokio::time::timeout(patience, self.reached(position))
             .await
-            .is_ok_and(|reached| reached.is_ok())
+            .is_ok()
+    }
+
+    /// Resolves once the view has applied `position`, however long it takes.
+    pub async fn reached(&self, position: Position) {
+        let mut applied = self.applied.subscribe();
+        // The sender lives as long as `self`, so this only ends when reached.
+        let _ = applied.wait_for(|p| *p >= position).await;
     }
 
     /// Applies every event up to the log's current head.

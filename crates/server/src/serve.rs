@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{Rate, RateLimitSettings, RateLimits};
 use tahc_app::{Node, SystemClock};
 use tahc_events::Position;
@@ -142,7 +143,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         println!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
-    let app = tahc_api::router_with(node.clone(), Arc::new(limits));
+    let app = tahc_api::router_with(node.clone(), Arc::new(limits), LiveSettings::default());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -1,10 +1,10 @@
 //! Audit queries (ADMIN, AUDITOR): proof that the log was not altered.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
-use tahc_events::Role;
 
 use super::caller;
 use super::errors::coded;
+use super::log_events::may_read_log;
 use super::types::node;
 
 /// The outcome of recomputing the hash chain.
@@ -28,12 +28,7 @@ impl AuditQuery {
     /// Recompute the hash chain over the whole log (ADMIN, AUDITOR).
     async fn verify_log(&self, ctx: &Context<'_>) -> Result<LogVerification> {
         let caller = caller(ctx)?;
-        if !matches!(caller.role(), Some(Role::Admin | Role::Auditor)) {
-            return Err(coded(
-                "FORBIDDEN",
-                "verifying the log is for admins and auditors",
-            ));
-        }
+        may_read_log(&caller)?;
         let verification = node(ctx).log.verify().await.map_err(|error| {
             tracing::error!(%error, "cannot read the log to verify it");
             coded("INTERNAL", "the log could not be read")

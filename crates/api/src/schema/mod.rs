@@ -2,26 +2,30 @@
 //! over HTTP by [`crate::graphql_http`].
 
 mod audit;
+mod changes;
 mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
 mod errors;
 mod ids;
+mod log_events;
 mod mutation;
 mod nodes;
 mod payload;
 mod query;
+mod subscription;
 mod team_mutations;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Result, Schema};
+use async_graphql::{Context, MergedObject, Result, Schema};
 use axum::http::{HeaderMap, header};
 use tahc_app::{Node, Principal, api_key};
 
 pub use errors::{UserError, UserErrorCode};
 pub use ids::{decode as decode_id, encode as encode_id};
+pub use subscription::SubscriptionRoot;
 
 use crate::visitor_token;
 
@@ -44,7 +48,7 @@ pub struct Mutation(
 );
 
 /// The schema type.
-pub type TahcSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type TahcSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -54,7 +58,7 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 /// The schema over a node, with depth and complexity limits.
 #[must_use]
 pub fn build(node: Arc<Node>) -> TahcSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(node)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -64,7 +68,7 @@ pub fn build(node: Arc<Node>) -> TahcSchema {
 /// The schema's SDL, as exported to docs/schema.graphql.
 #[must_use]
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .finish()
         .sdl()
 }

@@ -1,8 +1,11 @@
 //! Queries about the caller and conversations.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
-use tahc_app::Principal;
+use std::collections::BTreeSet;
+
+use tahc_app::{Node, Principal};
 use tahc_projections::{ConversationFilter as ViewFilter, ConversationOrder as ViewOrder};
+use uuid::Uuid;
 
 use super::caller;
 use super::errors::coded;
@@ -59,6 +62,51 @@ pub struct ConversationCounts {
     unassigned: i32,
     awaiting_human: i32,
     mine: i32,
+}
+
+impl ConversationFilter {
+    /// The view's filter for `caller`: a visitor's own conversations only,
+    /// a search resolved to the conversations it finds now.
+    pub fn to_view(&self, node: &Node, caller: &Principal) -> Result<ViewFilter> {
+        let mut filter = ViewFilter {
+            statuses: self
+                .status
+                .iter()
+                .flatten()
+                .copied()
+                .map(Into::into)
+                .collect(),
+            assignee: id_of("Agent", self.assignee_id.clone(), "assigneeId")?,
+            unassigned: self.unassigned,
+            controller: self.controller.map(Into::into),
+            contact: id_of("Contact", self.contact_id.clone(), "contactId")?,
+            awaiting_human: self.awaiting_human,
+            visitor: caller.visitor_id(),
+            only: None,
+        };
+        if let Some(search) = self.search.as_deref().filter(|s| !s.trim().is_empty()) {
+            filter.only = Some(found_by(node, caller, search)?);
+        }
+        Ok(filter)
+    }
+}
+
+/// The conversations `search` finds for `caller`: by message words (notes
+/// too for the team) and, for the team, by their contact's name or email.
+fn found_by(node: &Node, caller: &Principal, search: &str) -> Result<BTreeSet<Uuid>> {
+    let team = caller.visitor_id().is_none();
+    let mut found = node
+        .conversations()
+        .search(caller.workspace_id, search, team)?;
+    if team {
+        let contacts = node.contacts().search(caller.workspace_id, search)?;
+        for contact in contacts {
+            if let Some(record) = node.contacts().get(contact)? {
+                found.extend(record.conversations);
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn id_of(kind: &str, id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>> {
@@ -118,38 +166,9 @@ impl ConversationQuery {
     ) -> Result<ConversationConnection> {
         let caller = caller(ctx)?;
         let window = window(first, after, last, before)?;
-        let filter = filter.unwrap_or_default();
         let node = node(ctx);
         let conversations = node.conversations();
-        let mut view_filter = ViewFilter {
-            statuses: filter
-                .status
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            assignee: id_of("Agent", filter.assignee_id, "assigneeId")?,
-            unassigned: filter.unassigned,
-            controller: filter.controller.map(Into::into),
-            contact: id_of("Contact", filter.contact_id, "contactId")?,
-            awaiting_human: filter.awaiting_human,
-            visitor: caller.visitor_id(),
-            only: None,
-        };
-        if let Some(search) = filter.search.filter(|s| !s.trim().is_empty()) {
-            let team = caller.visitor_id().is_none();
-            let mut found = conversations.search(caller.workspace_id, &search, team)?;
-            if team {
-                // Conversations of contacts whose name or email matches.
-                let contacts = node.contacts().search(caller.workspace_id, &search)?;
-                for contact in contacts {
-                    if let Some(record) = node.contacts().get(contact)? {
-                        found.extend(record.conversations);
-                    }
-                }
-            }
-            view_filter.only = Some(found);
-        }
+        let view_filter = filter.unwrap_or_default().to_view(node, &caller)?;
         let (order, descending) = match order_by {
             None => (ViewOrder::LastActivity, true),
             Some(order) => (

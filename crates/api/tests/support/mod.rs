@@ -1,11 +1,14 @@
 //! A real node behind a real HTTP server on a free port, and a client.
 #![allow(dead_code, missing_docs)]
 
+pub mod ws;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{Admission, RateLimitSettings, RateLimits};
 use tahc_app::{Node, Principal, SystemClock};
 use tempfile::TempDir;
@@ -46,6 +49,21 @@ impl Server {
 
     /// A server admitting callers by `admission`.
     pub async fn start_with(admission: Arc<dyn Admission>) -> Server {
+        Self::start_configured(admission, LiveSettings::default()).await
+    }
+
+    /// A server without rate limits, with these WebSocket settings.
+    pub async fn start_live(live: LiveSettings) -> Server {
+        let unlimited = RateLimitSettings {
+            visitor: None,
+            team: None,
+        };
+        Self::start_configured(Arc::new(RateLimits::new(unlimited)), live).await
+    }
+
+    /// A server admitting callers by `admission`, with these WebSocket
+    /// settings.
+    pub async fn start_configured(admission: Arc<dyn Admission>, live: LiveSettings) -> Server {
         let dir = TempDir::new().unwrap();
         let node = Arc::new(
             Node::start(dir.path(), Arc::new(SystemClock))
@@ -54,7 +72,7 @@ impl Server {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = tahc_api::router_with(node.clone(), admission);
+        let router = tahc_api::router_with(node.clone(), admission, live);
         let serving = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
@@ -142,6 +160,30 @@ impl Server {
             request = request.bearer_auth(credential);
         }
         self.send(request).await
+    }
+
+    /// The WebSocket URL of `/graphql`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql", self.url.replacen("http", "ws", 1))
+    }
+
+    /// `admin_key` adds a team member: their global id and API key.
+    pub async fn add_agent(&self, admin_key: &str, name: &str, role: &str) -> (String, String) {
+        let added = self
+            .graphql(
+                Some(admin_key),
+                "mutation($n:String!,$e:String!,$r:Role!){addAgent(input:{name:$n,email:$e,role:$r}){agent{id} apiKey userErrors{code}}}",
+                json!({"n": name, "e": format!("{}@agents.example", name.to_lowercase()), "r": role}),
+            )
+            .await;
+        let payload = &added["data"]["addAgent"];
+        (
+            payload["agent"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{added}"))
+                .to_owned(),
+            payload["apiKey"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// A new visitor of `workspace` (a global id): its token.

@@ -1,0 +1,389 @@
+//! One `graphql-transport-ws` connection: the protocol's state machine, its
+//! operations, and the writer that sends their frames.
+//!
+//! Three parts run side by side. The reader (this connection's own task)
+//! reads client messages and keeps the protocol's rules. Each operation runs
+//! in its own task and queues its frames, holding one permit of its own
+//! bounded buffer per frame; it never waits for the socket. The writer sends
+//! queued frames in order and gives the permits back once they are written.
+//! An operation that finds its buffer full means the client stopped reading:
+//! the connection is closed (1013) while every other connection carries on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Executor;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use tahc_app::Principal;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::protocol::{self, ClientMessage, Close, SubscribePayload};
+use super::{Live, LiveSettings};
+use crate::Refusal;
+use crate::schema::Caller;
+
+/// How long the writer tries to deliver a close frame to a peer that may
+/// have stopped reading.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Protocol replies (acks, pongs, errors, completes) queued before the
+/// client counts as not reading.
+const CONTROL_BUFFER: usize = 64;
+
+/// Most frames written before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// A frame waiting for the writer, with the buffer slot it takes.
+struct Outbound {
+    text: String,
+    slot: OwnedSemaphorePermit,
+}
+
+/// What an operation's task reports when it stops.
+enum Ended {
+    /// The operation ran to its end (or failed before it started).
+    Done {
+        id: String,
+        run: u64,
+        refused: Option<Vec<async_graphql::ServerError>>,
+    },
+    /// Its buffer was full.
+    Overflow { id: String },
+}
+
+/// Closes a connection at once, before any message.
+pub async fn refuse(socket: WebSocket, close: Close) {
+    let (sink, _) = socket.split();
+    finish(sink, Some(close)).await;
+}
+
+/// The reader's side of a connection.
+struct Connection {
+    live: Live,
+    settings: LiveSettings,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    control: Arc<Semaphore>,
+    principal: Option<Principal>,
+    initialised: bool,
+    /// Running operations: their run number (ids may be reused once an
+    /// operation has ended) and a handle to stop them.
+    running: HashMap<String, (u64, AbortHandle)>,
+    runs: u64,
+    tasks: JoinSet<Ended>,
+}
+
+/// Serves one upgraded connection until either side closes it.
+/// `from_headers` is the caller the upgrade request's own `Authorization`
+/// header named, used when `connection_init` carries no credentials.
+pub async fn serve(
+    socket: WebSocket,
+    live: Live,
+    settings: LiveSettings,
+    from_headers: Option<Principal>,
+) {
+    let (sink, mut incoming) = socket.split();
+    let (outbound, queued) = mpsc::unbounded_channel();
+    let (close, closing) = oneshot::channel::<Close>();
+    let writer = tokio::spawn(write(sink, queued, closing));
+    let mut connection = Connection {
+        live,
+        settings,
+        outbound,
+        control: Arc::new(Semaphore::new(CONTROL_BUFFER)),
+        principal: from_headers,
+        initialised: false,
+        running: HashMap::new(),
+        runs: 0,
+        tasks: JoinSet::new(),
+    };
+    let init_deadline = tokio::time::sleep(connection.settings.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut keep_alive = tokio::time::interval(connection.settings.keep_alive);
+    keep_alive.reset();
+    let closed = loop {
+        let step = tokio::select! {
+            () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
+            _ = keep_alive.tick() => connection.send(protocol::ping()),
+            Some(ended) = connection.tasks.join_next() => match ended {
+                Ok(ended) => connection.ended(ended),
+                // An aborted operation was completed by the client.
+                Err(_) => Ok(()),
+            },
+            message = incoming.next() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                Some(Ok(Message::Text(text))) => connection.receive(text.as_str()),
+                Some(Ok(Message::Binary(_))) => {
+                    Err(Close::bad_request("binary frames are not part of the protocol"))
+                }
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+            },
+        };
+        if let Err(close) = step {
+            break Some(close);
+        }
+    };
+    connection.tasks.abort_all();
+    if let Some(reason) = closed {
+        tracing::debug!(code = reason.code, reason = %reason.reason, "closing a WebSocket");
+        let _ = close.send(reason);
+    }
+    drop(connection);
+    let _ = writer.await;
+}
+
+impl Connection {
+    /// Queues a protocol reply; a client that lets replies pile up has
+    /// stopped reading.
+    fn send(&self, text: String) -> Result<(), Close> {
+        let slot = self
+            .control
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Close::slow_consumer("the connection"))?;
+        self.outbound
+            .send(Outbound { text, slot })
+            .map_err(|_| Close::going_away())
+    }
+
+    fn receive(&mut self, text: &str) -> Result<(), Close> {
+        match ClientMessage::parse(text)? {
+            ClientMessage::ConnectionInit { payload } => self.init(payload),
+            ClientMessage::Ping { payload } => self.send(protocol::pong(payload)),
+            ClientMessage::Pong { .. } => Ok(()),
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload),
+            ClientMessage::Complete { id } => {
+                if let Some((_, handle)) = self.running.remove(&id) {
+                    handle.abort();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn init(
+        &mut self,
+        payload: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(), Close> {
+        if self.initialised {
+            return Err(Close::too_many_inits());
+        }
+        let credential = payload.as_ref().and_then(|payload| {
+            payload
+                .get("authorization")
+                .or_else(|| payload.get("Authorization"))
+                .and_then(serde_json::Value::as_str)
+                .map(|value| {
+                    value
+                        .strip_prefix("Bearer ")
+                        .or_else(|| value.strip_prefix("bearer "))
+                        .unwrap_or(value)
+                })
+                .or_else(|| payload.get("token").and_then(serde_json::Value::as_str))
+        });
+        match credential {
+            Some(credential) => {
+                let principal = self
+                    .live
+                    .gate
+                    .admit_credential(credential.trim())
+                    .map_err(Close::forbidden)?;
+                self.principal = Some(principal);
+            }
+            None if self.principal.is_some() => {}
+            None => return Err(Close::forbidden("connection_init carries no credentials")),
+        }
+        self.initialised = true;
+        self.send(protocol::ack())
+    }
+
+    fn subscribe(&mut self, id: String, payload: SubscribePayload) -> Result<(), Close> {
+        let Some(principal) = self.principal.filter(|_| self.initialised) else {
+            return Err(Close::unauthorized());
+        };
+        if self.running.contains_key(&id) {
+            return Err(Close::duplicate(&id));
+        }
+        if let Err(refusal) = self.live.gate.admit(&principal) {
+            return self.send(protocol::error(&id, &[refusal_error(&refusal)]));
+        }
+        if self.running.len() >= self.settings.max_operations {
+            let limit = self.settings.max_operations;
+            let error = server_error(
+                "LIMIT_EXCEEDED",
+                format!("at most {limit} operations may run on one connection"),
+            );
+            return self.send(protocol::error(&id, &[error]));
+        }
+        let mut request = async_graphql::Request::new(payload.query).data(Caller(Some(principal)));
+        if let Some(name) = payload.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = payload.variables {
+            request = request.variables(async_graphql::Variables::from_json(
+                serde_json::Value::Object(variables),
+            ));
+        }
+        self.runs += 1;
+        let run = self.runs;
+        let task = operation(
+            self.live.schema.clone(),
+            request,
+            id.clone(),
+            run,
+            self.outbound.clone(),
+            Arc::new(Semaphore::new(self.settings.subscription_buffer)),
+        );
+        let handle = self.tasks.spawn(task);
+        self.running.insert(id, (run, handle));
+        Ok(())
+    }
+
+    /// An operation stopped: forget it, then tell the client (in that
+    /// order, so the client may reuse the id as soon as it hears).
+    fn ended(&mut self, ended: Ended) -> Result<(), Close> {
+        match ended {
+            Ended::Overflow { id } => Err(Close::slow_consumer(&id)),
+            Ended::Done { id, run, refused } => {
+                if self
+                    .running
+                    .get(&id)
+                    .is_none_or(|(current, _)| *current != run)
+                {
+                    // Completed by the client already.
+                    return Ok(());
+                }
+                self.running.remove(&id);
+                match refused {
+                    Some(errors) => self.send(protocol::error(&id, &errors)),
+                    None => self.send(protocol::complete(&id)),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one operation, queueing a `next` frame per result.
+async fn operation(
+    schema: crate::schema::TahcSchema,
+    request: async_graphql::Request,
+    id: String,
+    run: u64,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    buffer: Arc<Semaphore>,
+) -> Ended {
+    let mut results = Executor::execute_stream(&schema, request, None);
+    let mut first = true;
+    while let Some(response) = results.next().await {
+        // A request that fails before it runs (parse, validation, a
+        // refused subscription) answers with `error`, not `next`.
+        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+            return Ended::Done {
+                id,
+                run,
+                refused: Some(response.errors),
+            };
+        }
+        first = false;
+        let Ok(slot) = buffer.clone().try_acquire_owned() else {
+            return Ended::Overflow { id };
+        };
+        let text = protocol::next(&id, &response);
+        if outbound.send(Outbound { text, slot }).is_err() {
+            break;
+        }
+    }
+    Ended::Done {
+        id,
+        run,
+        refused: None,
+    }
+}
+
+/// Sends queued frames, several per flush when they are ready together,
+/// until the reader goes. A close from the reader goes out at once, even
+/// past frames still queued or a write stuck on a peer that stopped
+/// reading; a peer that does not take it within [`CLOSE_WAIT`] is dropped.
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queued: mpsc::UnboundedReceiver<Outbound>,
+    mut closing: oneshot::Receiver<Close>,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            close = &mut closing => return finish(sink, close.ok()).await,
+            first = queued.recv() => first,
+        };
+        let Some(first) = first else {
+            return finish(sink, None).await;
+        };
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match queued.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let written = async {
+            let mut slots = Vec::with_capacity(batch.len());
+            for frame in batch {
+                slots.push(frame.slot);
+                sink.feed(Message::Text(frame.text.into())).await?;
+            }
+            // The slots go back once the frames are written.
+            sink.flush().await
+        };
+        let result = tokio::select! {
+            biased;
+            close = &mut closing => Err(close.ok()),
+            result = written => result.map_err(|_| None),
+        };
+        if let Err(close) = result {
+            return finish(sink, close).await;
+        }
+    }
+}
+
+/// Sends the close frame (if any) and closes the sink, within
+/// [`CLOSE_WAIT`].
+async fn finish(mut sink: SplitSink<WebSocket, Message>, close: Option<Close>) {
+    let ending = async {
+        if let Some(close) = close {
+            let frame = CloseFrame {
+                code: close.code,
+                reason: close.reason.into(),
+            };
+            sink.send(Message::Close(Some(frame))).await?;
+        }
+        sink.close().await
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, ending).await;
+}
+
+/// A refusal at the gate as a GraphQL error with its code.
+fn refusal_error(refusal: &Refusal) -> async_graphql::ServerError {
+    match refusal {
+        Refusal::Unauthenticated(error) => server_error("UNAUTHENTICATED", error.to_string()),
+        Refusal::RateLimited(limited) => {
+            let mut error = server_error("RATE_LIMITED", limited.to_string());
+            if let Some(extensions) = error.extensions.as_mut() {
+                extensions.set("retryAfter", limited.retry_after.as_secs_f64());
+            }
+            error
+        }
+    }
+}
+
+/// A GraphQL error with `extensions.code`.
+fn server_error(code: &str, message: String) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
+}

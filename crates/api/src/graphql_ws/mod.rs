@@ -1,0 +1,85 @@
+//! GraphQL over WebSocket with the `graphql-transport-ws` protocol, on
+//! `/graphql`: subscriptions (and queries and mutations) for agents, bots
+//! and dashboards that follow conversations live.
+//!
+//! [`protocol`] is the wire format and its close codes; [`connection`]
+//! runs one connection.
+
+mod connection;
+pub mod protocol;
+
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::Gate;
+use crate::schema::TahcSchema;
+
+/// The limits and timers of WebSocket connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveSettings {
+    /// How long a new connection may take to send `connection_init`.
+    pub init_timeout: Duration,
+    /// How often the server pings, so idle proxies keep the connection.
+    pub keep_alive: Duration,
+    /// Frames one operation may have waiting to be written; a client that
+    /// lets a buffer fill is disconnected (1013).
+    pub subscription_buffer: usize,
+    /// Operations running at once on one connection.
+    pub max_operations: usize,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        LiveSettings {
+            init_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(15),
+            subscription_buffer: 256,
+            max_operations: 100,
+        }
+    }
+}
+
+/// What WebSocket connections serve: the schema, behind the gate.
+#[derive(Clone)]
+pub struct Live {
+    schema: TahcSchema,
+    gate: Gate,
+    settings: LiveSettings,
+}
+
+impl Live {
+    /// Connections to `schema` admitted by `gate`.
+    #[must_use]
+    pub fn new(schema: TahcSchema, gate: Gate, settings: LiveSettings) -> Self {
+        Live {
+            schema,
+            gate,
+            settings,
+        }
+    }
+
+    /// Accepts a WebSocket upgrade of `/graphql`. A client that does not
+    /// offer `graphql-transport-ws` is closed with 4406.
+    pub fn upgrade(&self, upgrade: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+        // Credentials in the upgrade request serve when `connection_init`
+        // carries none (clients that can set headers); bad ones are
+        // ignored here and refused at `connection_init`.
+        let from_headers = self.gate.pass(headers).ok().flatten();
+        let live = self.clone();
+        let settings = self.settings;
+        upgrade
+            .protocols([protocol::SUBPROTOCOL])
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(16 * 1024)
+            .on_upgrade(move |socket| async move {
+                if socket.protocol().is_none() {
+                    connection::refuse(socket, protocol::Close::subprotocol_not_acceptable()).await;
+                    return;
+                }
+                connection::serve(socket, live, settings, from_headers).await;
+            })
+    }
+}

@@ -1,0 +1,226 @@
+//! The subscription root: the log, as the views have applied it, turned
+//! into changes each subscriber may see; and the team's live activity.
+//!
+//! Every log-based subscription starts after `after` (a position from an
+//! earlier change) or, without it, at the present; it reads the log while
+//! behind and then follows live, so a resumed subscriber gets every change
+//! once, in order. Each change is judged against the subscriber's rights as
+//! it passes.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::{Stream, stream};
+use tahc_app::{Node, Principal};
+use tahc_events::{Position, RecordedEvent};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::caller;
+use super::changes::{ContactChange, ConversationChange, ConversationWatch, contact_change};
+use super::conversation_mutations::ActivityKind;
+use super::errors::coded;
+use super::ids;
+use super::log_events::{LogEvent, LogEventFilter, may_read_log};
+use super::query::{ConversationFilter, visible_conversation};
+use super::types::{Agent, Conversation, node};
+
+/// Where a subscription starts: after `after`, or at the present.
+fn start(node: &Node, after: Option<String>) -> Result<Position> {
+    match after {
+        None => Ok(node.applied.head()),
+        Some(after) => after
+            .trim()
+            .parse()
+            .map_err(|_| coded("BAD_USER_INPUT", "`after` is not a log position")),
+    }
+}
+
+/// The team only: FORBIDDEN for a visitor.
+fn team_only(caller: &Principal, what: &str) -> Result<()> {
+    if caller.agent_id().is_some() {
+        Ok(())
+    } else {
+        Err(coded("FORBIDDEN", format!("{what} are for the team")))
+    }
+}
+
+/// What `judge` makes of every event after `after`, skipping those it
+/// leaves out. A read error is delivered once and ends the stream.
+fn follow<T, J>(
+    node: &Arc<Node>,
+    after: Position,
+    judge: J,
+) -> impl Stream<Item = Result<T>> + use<T, J>
+where
+    T: Send + 'static,
+    J: Fn(&Node, &RecordedEvent) -> Result<Option<T>> + Send + 'static,
+{
+    let subscription = node.applied.follow(after);
+    stream::unfold(
+        Some((node.clone(), subscription, judge)),
+        |state| async move {
+            let (node, mut subscription, judge) = state?;
+            loop {
+                let record = match subscription.next().await? {
+                    Ok(record) => record,
+                    Err(error) => {
+                        tracing::error!(%error, "a subscription cannot read the log");
+                        return Some((Err(coded("INTERNAL", "the log could not be read")), None));
+                    }
+                };
+                match judge(&node, &record) {
+                    Ok(None) => {}
+                    Ok(Some(item)) => return Some((Ok(item), Some((node, subscription, judge)))),
+                    Err(error) => return Some((Err(error), None)),
+                }
+            }
+        },
+    )
+}
+
+/// One team member's activity in a conversation, live.
+#[derive(SimpleObject)]
+pub struct TeamActivity {
+    agent: Agent,
+    conversation: Conversation,
+    kind: ActivityKind,
+    at: DateTime<Utc>,
+}
+
+/// The subscriptions of the contract.
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// The inbox, live: every change to conversations matching the filter.
+    /// A visitor token sees only its own conversations and never internal
+    /// notes.
+    async fn conversation_changes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConversationFilter>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<ConversationChange>> + use<>> {
+        let caller = caller(ctx)?;
+        let node = node(ctx);
+        let filter = filter.unwrap_or_default();
+        filter.to_view(node, &caller)?;
+        let watch = ConversationWatch {
+            caller,
+            conversation: None,
+            filter,
+        };
+        let after = start(node, after)?;
+        Ok(follow(node, after, move |node, record| {
+            watch.change(node, record)
+        }))
+    }
+
+    /// One conversation's timeline, live.
+    async fn conversation_timeline(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<ConversationChange>> + use<>> {
+        let caller = caller(ctx)?;
+        let node = node(ctx);
+        let id = ids::decode("Conversation", &conversation_id)
+            .filter(|id| matches!(visible_conversation(ctx, &caller, *id), Ok(Some(_))))
+            .ok_or_else(|| coded("NOT_FOUND", "conversation not found"))?;
+        let watch = ConversationWatch {
+            caller,
+            conversation: Some(id),
+            filter: ConversationFilter::default(),
+        };
+        let after = start(node, after)?;
+        Ok(follow(node, after, move |node, record| {
+            watch.change(node, record)
+        }))
+    }
+
+    /// Every change to the workspace's contacts, live (team only).
+    async fn contact_changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<ContactChange>> + use<>> {
+        let caller = caller(ctx)?;
+        team_only(&caller, "contact changes")?;
+        let node = node(ctx);
+        let after = start(node, after)?;
+        Ok(follow(node, after, move |node, record| {
+            contact_change(node, &caller, record)
+        }))
+    }
+
+    /// The raw log as it grows (ADMIN, AUDITOR): the workspace's events.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        filter: Option<LogEventFilter>,
+    ) -> Result<impl Stream<Item = Result<LogEvent>> + use<>> {
+        let caller = caller(ctx)?;
+        may_read_log(&caller)?;
+        let selection = filter.unwrap_or_default().select()?;
+        let node = node(ctx);
+        let after = start(node, after)?;
+        Ok(follow(node, after, move |_, record| {
+            Ok(
+                (record.workspace_id == caller.workspace_id && selection.matches(record))
+                    .then(|| LogEvent(record.clone())),
+            )
+        }))
+    }
+
+    /// Who is viewing or typing where, live (team only; never stored, so
+    /// there is nothing to resume).
+    async fn team_activity(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = TeamActivity> + use<>> {
+        let caller = caller(ctx)?;
+        team_only(&caller, "team activity reports")?;
+        let node = node(ctx).clone();
+        let reports = node.activity.follow();
+        Ok(stream::unfold(
+            (node, reports),
+            move |(node, mut reports)| async move {
+                loop {
+                    let activity = match reports.recv().await {
+                        Ok(activity) => activity,
+                        // Activity is a hint: a follower that fell behind skips.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if activity.workspace_id != caller.workspace_id {
+                        continue;
+                    }
+                    let agent = node
+                        .team()
+                        .workspace(caller.workspace_id)
+                        .ok()
+                        .flatten()
+                        .and_then(|w| w.agents.get(&activity.agent_id).cloned());
+                    let conversation = node
+                        .conversations()
+                        .get(activity.conversation_id)
+                        .ok()
+                        .flatten();
+                    if let (Some(agent), Some(conversation)) = (agent, conversation) {
+                        let shown = TeamActivity {
+                            agent: Agent(agent),
+                            conversation: Conversation::for_caller(conversation, &caller),
+                            kind: activity.kind.into(),
+                            at: activity.at,
+                        };
+                        return Some((shown, (node, reports)));
+                    }
+                }
+            },
+        ))
+    }
+}
