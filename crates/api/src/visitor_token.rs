@@ -60,7 +60,11 @@ fn payload(claim: &VisitorClaim) -> Vec<u8> {
 pub fn sign(key: &[u8; 32], claim: &VisitorClaim) -> String {
     let payload = payload(claim);
     let mac = blake3::keyed_hash(key, &payload);
-    format!("{PREFIX}{}.{}", tahc_events::hex(&payload), tahc_events::hex(mac.as_bytes()))
+    format!(
+        "{PREFIX}{}.{}",
+        tahc_events::hex(&payload),
+        tahc_events::hex(mac.as_bytes())
+    )
 }
 
 /// Checks a token's form, signature and expiry at `now`.

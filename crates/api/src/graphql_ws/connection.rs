@@ -28,7 +28,7 @@ use crate::schema::Caller;
 
 /// How long the writer tries to deliver a close frame to a peer that may
 /// have stopped reading.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Protocol replies (acks, pongs, errors, completes) queued before the
 /// client counts as not reading.

@@ -56,11 +56,35 @@ impl Ws {
     /// Connects and initialises with `credential`, expecting the ack.
     pub async fn open(url: &str, credential: &str) -> Ws {
         let mut ws = Self::connect(url).await;
-        ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {credential}")}}))
-            .await;
-        let ack = ws.message().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws.init(credential).await;
         ws
+    }
+
+    /// Like [`Ws::open`], over a socket with a tiny receive buffer: a client
+    /// that then stops reading stalls the server's writes to it quickly.
+    pub async fn open_stalling(url: &str, credential: &str) -> Ws {
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let host = request.uri().authority().unwrap().as_str().to_owned();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(host.parse().unwrap()).await.unwrap();
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+        let mut ws = Ws { socket };
+        ws.init(credential).await;
+        ws
+    }
+
+    async fn init(&mut self, credential: &str) {
+        self.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {credential}")}}))
+            .await;
+        let ack = self.message().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
     }
 
     pub async fn send(&mut self, message: Value) {
