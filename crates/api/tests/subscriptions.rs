@@ -47,7 +47,11 @@ async fn take_over(server: &Server, conversation: &str) {
             json!({"c": conversation}),
         )
         .await;
-    assert_eq!(taken["data"]["takeOver"]["userErrors"], json!([]), "{taken}");
+    assert_eq!(
+        taken["data"]["takeOver"]["userErrors"],
+        json!([]),
+        "{taken}"
+    );
 }
 
 #[tokio::test]
