@@ -1,11 +1,13 @@
 //! Every GraphQL example of docs/api.md runs, as an admin, against a real
-//! node over HTTP, without a single error (a `json` block right after a
-//! `graphql` block holds its variables).
+//! node without a single error: queries and mutations over HTTP,
+//! subscriptions over WebSocket (a `json` block right after a `graphql`
+//! block holds its variables).
 
 mod support;
 
 use serde_json::{Value, json};
 use support::Server;
+use support::ws::{Frame, Ws};
 
 /// The fenced blocks of a markdown text: (language, body).
 fn blocks(markdown: &str) -> Vec<(String, String)> {
@@ -42,10 +44,23 @@ async fn every_example_in_the_api_guide_runs() {
             Some((next, text)) if next == "json" => serde_json::from_str(text).unwrap(),
             _ => json!({}),
         };
-        let answer = server
-            .graphql(Some(&server.admin_key), query, variables)
-            .await;
-        assert_eq!(answer["errors"], Value::Null, "{query}\n{answer}");
+        if query.trim_start().starts_with("subscription") {
+            // Accepted: no `error` answer; changes come when things happen.
+            let mut ws = Ws::open(&server.ws_url(), &server.admin_key).await;
+            ws.subscribe("doc", query, variables).await;
+            match ws.frame_within(std::time::Duration::from_millis(300)).await {
+                None => {}
+                Some(Frame::Json(message)) => {
+                    assert_ne!(message["type"], "error", "{query}\n{message}");
+                }
+                Some(closed) => panic!("{query}\n{closed:?}"),
+            }
+        } else {
+            let answer = server
+                .graphql(Some(&server.admin_key), query, variables)
+                .await;
+            assert_eq!(answer["errors"], Value::Null, "{query}\n{answer}");
+        }
         ran += 1;
     }
     assert!(ran >= 8, "only {ran} examples ran");
