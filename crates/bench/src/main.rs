@@ -2,6 +2,7 @@
 //! always beside a baseline measured in the same run, because these machines
 //! are noisy and only ratios travel.
 
+mod live;
 mod query;
 mod report;
 mod store;
@@ -31,6 +32,8 @@ enum Bench {
     Query(query::QueryArgs),
     /// `sendMessage` over HTTP from concurrent clients.
     Mutation(query::MutationArgs),
+    /// Subscribers on `conversationChanges` while writers post.
+    Live(live::LiveArgs),
 }
 
 fn main() {
@@ -40,6 +43,7 @@ fn main() {
         Bench::Store(args) => runtime.block_on(store::run(args)),
         Bench::Query(args) => runtime.block_on(query::run_query(args)),
         Bench::Mutation(args) => runtime.block_on(query::run_mutation(args)),
+        Bench::Live(args) => runtime.block_on(live::run(args)).map_err(|e| e as _),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");

@@ -1,0 +1,249 @@
+//! `tahc-bench live`: subscribers on `conversationChanges` while writers
+//! post at a steady rate.
+//!
+//! * `live_delivery`: frames delivered / frames expected (every subscriber
+//!   sees every message; must be exactly 1.0).
+//! * `live_latency`: from the append's acknowledgement (the command
+//!   returned, durable) to the frame arriving at a subscriber, beside a
+//!   `{ __typename }` round trip over one of the same sockets (targets: p99
+//!   ≤ 10 ms).
+//! * `live_idle_rss`: resident memory added per idle connection with one
+//!   subscription. Clients run in the same process, so this is an upper
+//!   bound on the server's share (target ≤ 64 KiB).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tahc_api::graphql_ws::LiveSettings;
+use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
+use tahc_app::{Node, Reactions, SendMessage, SystemClock};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::report;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Options of `tahc-bench live`.
+#[derive(clap::Args)]
+pub struct LiveArgs {
+    /// Subscribers on `conversationChanges`.
+    #[arg(long, default_value_t = 1_000)]
+    subscribers: usize,
+    /// Messages posted per second.
+    #[arg(long, default_value_t = 1_000)]
+    rate: u32,
+    /// Seconds of posting.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Idle connections (one subscription each) for the memory figure.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+}
+
+const CHANGES: &str = "subscription{conversationChanges{position message{body}}}";
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An acknowledged socket with operation `s` subscribed to `query`.
+async fn subscriber(url: &str, key: &str, query: &str) -> Result<Socket> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    // Small buffers, as a server would want its clients' to be.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
+    let init = json!({"type": "connection_init", "payload": {"token": key}});
+    socket.send(Message::text(init.to_string())).await?;
+    let _ack = socket.next().await.ok_or("closed before the ack")??;
+    let subscribe = json!({"id": "s", "type": "subscribe", "payload": {"query": query}});
+    socket.send(Message::text(subscribe.to_string())).await?;
+    Ok(socket)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `tahc-bench live`.
+pub async fn run(args: LiveArgs) -> Result<()> {
+    let scratch = tempfile::TempDir::new()?;
+    let node =
+        Arc::new(Node::start_with(scratch.path(), Arc::new(SystemClock), Reactions::Off).await?);
+    let created = node
+        .commands
+        .create_workspace("Live".into(), "Ada".into(), "ada@live.example".into(), None)
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}/graphql", listener.local_addr()?);
+    let unlimited = RateLimitSettings {
+        visitor: None,
+        team: None,
+    };
+    let settings = LiveSettings {
+        max_operations: 100,
+        ..LiveSettings::default()
+    };
+    let router =
+        tahc_api::router_with(node.clone(), Arc::new(RateLimits::new(unlimited)), settings);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let key = created.api_key.clone();
+
+    // Subscribers count frames and latencies against the acknowledgements.
+    let acks: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let latencies = Arc::new(Mutex::new(report::micros()));
+    let expected = args.rate as u64 * args.seconds;
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..args.subscribers {
+        let mut socket = subscriber(&url, &key, CHANGES).await?;
+        let (acks, latencies) = (acks.clone(), latencies.clone());
+        readers.spawn(async move {
+            let mut seen = 0u64;
+            while seen < expected {
+                let Some(Ok(Message::Text(text))) = socket.next().await else {
+                    break;
+                };
+                let arrived = Instant::now();
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                let body = &frame["payload"]["data"]["conversationChanges"]["message"]["body"];
+                let Some(seq) = body.as_str().and_then(|b| b.parse::<u64>().ok()) else {
+                    continue;
+                };
+                seen += 1;
+                if let Some(acked) = acks.lock().expect("acks").get(&seq).copied() {
+                    let micros = arrived.saturating_duration_since(acked).as_micros() as u64;
+                    latencies
+                        .lock()
+                        .expect("latencies")
+                        .record(micros.max(1))
+                        .ok();
+                }
+            }
+            seen
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // One writer per 100 messages/s, each posting into its own conversation.
+    let writers = (args.rate as usize).div_ceil(100).max(1);
+    let per_writer = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
+    let mut posting = tokio::task::JoinSet::new();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for _ in 0..writers {
+        let visitor = node.commands.new_visitor(created.workspace_id).await?;
+        let (conversation, _) = node
+            .commands
+            .start_conversation(&visitor, None, "start".into())
+            .await?;
+        let (node, acks, next) = (node.clone(), acks.clone(), next.clone());
+        posting.spawn(async move {
+            let mut ticks = tokio::time::interval(per_writer);
+            loop {
+                ticks.tick().await;
+                let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if seq >= expected {
+                    return Ok::<_, String>(());
+                }
+                let message = SendMessage {
+                    conversation_id: conversation,
+                    body: seq.to_string(),
+                    internal: false,
+                    confidence: None,
+                    idempotency_key: None,
+                };
+                node.commands
+                    .send_message(&visitor, message)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                acks.lock().expect("acks").insert(seq, Instant::now());
+            }
+        });
+    }
+    while let Some(done) = posting.join_next().await {
+        done??;
+    }
+    let mut delivered = 0u64;
+    let deadline = tokio::time::sleep(Duration::from_secs(60));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => { readers.abort_all(); break; }
+            next = readers.join_next() => match next {
+                Some(seen) => delivered += seen.unwrap_or(0),
+                None => break,
+            },
+        }
+    }
+    let expected_total = expected * args.subscribers as u64;
+    println!(
+        "{}",
+        json!({"bench": "live_delivery", "subscribers": args.subscribers, "messages": expected,
+               "delivered": delivered, "expected": expected_total,
+               "ratio": delivered as f64 / expected_total.max(1) as f64})
+    );
+
+    // Baseline: a `{ __typename }` round trip over the same kind of socket.
+    let mut socket = subscriber(&url, &key, "{ __typename }").await?;
+    let mut baseline = report::micros();
+    for i in 0..2_000 {
+        let started = Instant::now();
+        let query = json!({"id": format!("q{i}"), "type": "subscribe", "payload": {"query": "{ __typename }"}});
+        socket.send(Message::text(query.to_string())).await?;
+        loop {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                return Err("the baseline socket closed".into());
+            };
+            if text.as_str().contains("\"complete\"")
+                && text.as_str().contains(&format!("\"q{i}\""))
+            {
+                break;
+            }
+        }
+        baseline.record(started.elapsed().as_micros() as u64).ok();
+    }
+    let measured = latencies.lock().expect("latencies").clone();
+    report::latency(
+        "live_latency",
+        &measured,
+        "typename_ws_round_trip",
+        &baseline,
+    );
+
+    // Memory per idle connection.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rss_kib();
+    let mut idle = Vec::with_capacity(args.idle);
+    for _ in 0..args.idle {
+        idle.push(subscriber(&url, &key, CHANGES).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib();
+    println!(
+        "{}",
+        json!({"bench": "live_idle_rss", "connections": args.idle,
+               "kib_per_connection": (after.saturating_sub(before)) as f64 / args.idle.max(1) as f64,
+               "note": "server and clients in one process: an upper bound"})
+    );
+    drop(idle);
+    Ok(())
+}
