@@ -192,6 +192,16 @@ async fn each_subscription_answers_to_the_roles_the_contract_names() {
             "subscription{conversationTimeline(conversationId:\"nope\"){kind}}",
             "NOT_FOUND",
         ),
+        (
+            &auditor,
+            "subscription{events(filter:{conversationId:\"nope\"}){type}}",
+            "BAD_USER_INPUT",
+        ),
+        (
+            &auditor,
+            "subscription{events(after:\"-1\"){type}}",
+            "BAD_USER_INPUT",
+        ),
     ];
     for (credential, query, code) in cases {
         let mut ws = Ws::open(&server.ws_url(), credential).await;
