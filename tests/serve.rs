@@ -2,12 +2,12 @@
 
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 
 mod support;
 
-use support::{BOOTSTRAP_KEY, graphql, serve, stop};
+use support::{BOOTSTRAP_KEY, graphql, serve, stop, visitor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_prints_where_to_go_and_the_service_answers() {
@@ -37,19 +37,10 @@ async fn the_first_start_prints_where_to_go_and_the_service_answers() {
         "the banner names the workspace for the widget"
     );
 
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/widget/session", served.base))
-        .json(&json!({"workspace": workspace}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["token"].as_str().unwrap();
+    let token = visitor(&served.base, &workspace).await;
     let started = graphql(
         &served.base,
-        token,
+        &token,
         "mutation{startConversation(input:{body:\"Hello!\"}){conversation{id}}}",
         json!({}),
     )

@@ -39,17 +39,7 @@ async fn contact(server: &Server, email: &str, name: &str) -> String {
 }
 
 async fn key(server: &Server, role: &str) -> String {
-    let added = server
-        .graphql(
-            Some(&server.admin_key),
-            "mutation($e:String!,$r:Role!){addAgent(input:{name:\"K\",email:$e,role:$r}){apiKey}}",
-            json!({"e": format!("{}@acme.example", role.to_lowercase()), "r": role}),
-        )
-        .await;
-    added["data"]["addAgent"]["apiKey"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    server.add_agent(&server.admin_key, role, role).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
