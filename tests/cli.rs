@@ -104,19 +104,7 @@ async fn verify_reports_a_damaged_last_record_as_a_bad_position() {
 
 /// Flips one payload byte of the record at `position`.
 fn tamper(log_dir: &Path, position: u64) {
-    // sled lets go of the directory's lock from a background thread shortly
-    // after the log that wrote it was closed: wait for it.
-    let mut attempts = 0;
-    let db = loop {
-        match sled::open(log_dir) {
-            Ok(db) => break db,
-            Err(sled::Error::Io(error)) if attempts < 100 && error.to_string().contains("lock") => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(error) => panic!("{error}"),
-        }
-    };
+    let db = tahc_store::open_sled_db(log_dir).unwrap();
     let tree = db.open_tree(SLED_TREE).unwrap();
     let key = tahc_store::sled_keys::event(tahc_events::Position(position));
     let mut bytes = tree.get(key).unwrap().unwrap().to_vec();

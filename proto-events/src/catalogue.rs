@@ -108,7 +108,7 @@ macro_rules! catalogue {
             }
 
             /// The payload as JSON text.
-            pub(crate) fn payload_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+            pub fn payload_json(&self) -> Result<Vec<u8>, serde_json::Error> {
                 match self { $($( Event::$variant(p) => serde_json::to_vec(p), )*)* }
             }
 

@@ -28,7 +28,7 @@ pub use envelope::{
     Actor, ActorKind, EventMeta, InvalidStreamId, NewEvent, Payload, Position, RecordedEvent,
     StreamId, hex,
 };
-pub use personal::{Personal, Sealed};
+pub use personal::{Keyless, KeysUnavailable, Opener, Personal, Sealed};
 pub use upcast::{DecodeError, decode, decode_payload};
 pub use visitor::*;
 pub use vocabulary::*;

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::Event;
+
 /// Ciphertext of one personal field, and whose key opens it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealed {
@@ -61,6 +63,66 @@ impl From<&str> for Personal {
 impl From<String> for Personal {
     fn from(text: String) -> Self {
         Personal::Plain(text)
+    }
+}
+
+/// Turns sealed fields back into text: the vault of a node, or [`Keyless`]
+/// where no keys are at hand.
+pub trait Opener: Send + Sync {
+    /// The text of `sealed`, or [`Personal::Erased`] when its key is gone
+    /// or does not open it; an error when the keys cannot be read right now
+    /// (the caller retries rather than take the field for erased).
+    fn open(&self, sealed: &Sealed) -> Result<Personal, KeysUnavailable>;
+}
+
+/// The key store could not be read: whether a field is erased is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the subject keys cannot be read: {0}")]
+pub struct KeysUnavailable(pub String);
+
+/// Opens nothing: every sealed field reads as erased. What a reader without
+/// the keys (a copied log, a test over plain events) sees.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keyless;
+
+impl Opener for Keyless {
+    fn open(&self, _: &Sealed) -> Result<Personal, KeysUnavailable> {
+        Ok(Personal::Erased)
+    }
+}
+
+impl Event {
+    /// Every personal field of the event, to seal or open in place.
+    pub fn personal_fields_mut(&mut self) -> Vec<&mut Personal> {
+        match self {
+            Event::ContactCreated(e) => [Some(&mut e.email), e.name.as_mut()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Event::ContactUpdated(e) => [e.name.as_mut(), e.email.as_mut()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Event::VisitorIdentified(e) => [Some(&mut e.email), e.name.as_mut()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Event::ContactNoteAdded(e) => vec![&mut e.body],
+            Event::ContactNoteEdited(e) => vec![&mut e.body],
+            Event::ContactCustomFieldSet(e) => e.value.as_mut().into_iter().collect(),
+            Event::MessagePosted(e) => vec![&mut e.body],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces each sealed field with what `opener` makes of it.
+    pub fn open_with(&mut self, opener: &dyn Opener) -> Result<(), KeysUnavailable> {
+        for field in self.personal_fields_mut() {
+            if let Personal::Sealed(sealed) = field {
+                *field = opener.open(sealed)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -118,6 +180,25 @@ mod tests {
             assert_eq!(serde_json::to_value(&value).unwrap(), wire);
             assert_eq!(serde_json::from_value::<Personal>(wire).unwrap(), value);
         }
+    }
+
+    #[test]
+    fn a_reader_without_keys_sees_sealed_fields_as_erased_and_plain_ones_unchanged() {
+        let sealed = Personal::Sealed(Sealed {
+            subject: "visitor-1".into(),
+            nonce: String::new(),
+            ciphertext: String::new(),
+        });
+        let mut event = Event::ContactCreated(crate::ContactCreated {
+            email: sealed,
+            name: Some(Personal::plain("Ada")),
+        });
+        event.open_with(&Keyless).unwrap();
+        let Event::ContactCreated(created) = event else {
+            unreachable!()
+        };
+        assert_eq!(created.email, Personal::Erased);
+        assert_eq!(created.name, Some(Personal::plain("Ada")));
     }
 
     #[test]

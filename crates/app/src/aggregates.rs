@@ -14,6 +14,7 @@ use tahc_store::{AppendError, Appended, ExpectedVersion, SharedLog};
 use uuid::Uuid;
 
 use crate::error::AppError;
+use crate::vault::Vault;
 
 /// How many times a command is decided again after losing a race.
 const ATTEMPTS: u32 = 8;
@@ -65,6 +66,7 @@ pub struct Context {
 #[derive(Clone)]
 pub struct Aggregates {
     log: SharedLog,
+    vault: Arc<Vault>,
     recent: Arc<Mutex<HashMap<StreamId, Recent>>>,
 }
 
@@ -81,11 +83,12 @@ struct Recent {
 const RECENT_STREAMS: usize = 50_000;
 
 impl Aggregates {
-    /// Over a log.
+    /// Over a log, sealing personal data with the keys of `vault`.
     #[must_use]
-    pub fn new(log: SharedLog) -> Self {
+    pub fn new(log: SharedLog, vault: Arc<Vault>) -> Self {
         Aggregates {
             log,
+            vault,
             recent: Arc::default(),
         }
     }
@@ -130,6 +133,12 @@ impl Aggregates {
         &self.log
     }
 
+    /// The keys personal data is sealed with.
+    #[must_use]
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
     /// Loads the aggregate of `stream` in `workspace_id`. A stream of another
     /// workspace is `NotFound`, exactly like a stream that does not exist,
     /// so its existence never leaks and nothing is ever written into it.
@@ -158,10 +167,11 @@ impl Aggregates {
                         what: category_name(stream),
                     });
                 }
-                let event = recorded.decode().map_err(|source| AppError::Decode {
+                let mut event = recorded.decode().map_err(|source| AppError::Decode {
                     position: recorded.position,
                     source,
                 })?;
+                event.open_with(&*self.vault)?;
                 state = A::evolve(state, &event);
             }
             version = last_version;
@@ -190,14 +200,20 @@ impl Aggregates {
                     appended: None,
                 });
             }
-            let new_events = encode(stream, &events, context)?;
+            let state = events.iter().fold(loaded.state, A::evolve);
+            let mut sealed = events.clone();
+            if let Some(subject) = A::subject(stream, &state) {
+                for event in &mut sealed {
+                    self.vault.seal(subject.as_str(), event)?;
+                }
+            }
+            let new_events = encode(stream, &sealed, context)?;
             let expected = match loaded.version {
                 0 => ExpectedVersion::NoStream,
                 version => ExpectedVersion::Exact(version),
             };
             match self.log.append(stream, expected, new_events).await {
                 Ok(appended) => {
-                    let state = events.iter().fold(loaded.state, A::evolve);
                     self.remember(
                         stream,
                         context.meta.workspace_id,

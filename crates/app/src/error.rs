@@ -49,6 +49,12 @@ pub enum AppError {
     /// A view or a process manager's memory failed.
     #[error("view storage: {0}")]
     View(String),
+    /// The subject keys personal data is sealed with could not be used.
+    #[error(transparent)]
+    Keys(#[from] tahc_store::KeyError),
+    /// The keys to open a stored event's personal data could not be read.
+    #[error(transparent)]
+    KeysUnavailable(#[from] tahc_events::KeysUnavailable),
     /// A payload could not be encoded (a bug, never user input).
     #[error("cannot encode an event: {0}")]
     Encode(#[from] serde_json::Error),

@@ -36,8 +36,9 @@ use crate::error::AppError;
 use crate::permission::{Action, allows};
 use crate::principal::Principal;
 use crate::process::{
-    Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
+    Assignments, EmailCapture, Erasure, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
 };
+use crate::vault::Vault;
 
 /// How often the snooze timer looks for due conversations.
 const SNOOZE_TICK: Duration = Duration::from_secs(1);
@@ -117,6 +118,7 @@ struct Processes {
     orchestration: ProcessManager<Orchestration>,
     capture: ProcessManager<EmailCapture>,
     snooze: ProcessManager<SnoozeTimer>,
+    erasure: ProcessManager<Erasure>,
     reactor: Reactor,
 }
 
@@ -154,11 +156,16 @@ impl Node {
         let email_key = EmailKey::from_bytes(secret(&data_dir.join("email.key"))?);
         let token_key = secret(&data_dir.join("token.key"))?;
         let shared: SharedLog = Arc::new(log.clone());
-        let commands = Commands::new(Aggregates::new(shared.clone()), clock, email_key);
+        let vault = Arc::new(Vault::new(Arc::new(log.subject_keys())));
+        let commands = Commands::new(
+            Aggregates::new(shared.clone(), vault.clone()),
+            clock,
+            email_key,
+        );
         let read_models = Arc::new(ReadModels {
-            conversations: Projection::new(ConversationsProjector, &views)?,
-            contacts: Projection::new(ContactsProjector, &views)?,
-            team: Projection::new(TeamProjector, &views)?,
+            conversations: Projection::new(ConversationsProjector, vault.clone(), &views)?,
+            contacts: Projection::new(ContactsProjector, vault.clone(), &views)?,
+            team: Projection::new(TeamProjector, vault.clone(), &views)?,
         });
         let reactor = Reactor {
             commands: commands.clone(),
@@ -169,6 +176,7 @@ impl Node {
             orchestration: ProcessManager::new(Orchestration, reactor.clone(), &views)?,
             capture: ProcessManager::new(EmailCapture, reactor.clone(), &views)?,
             snooze: ProcessManager::new(SnoozeTimer, reactor.clone(), &views)?,
+            erasure: ProcessManager::new(Erasure, reactor.clone(), &views)?,
             reactor,
         });
         read_models
@@ -232,6 +240,7 @@ impl Node {
         follow_process!(orchestration);
         follow_process!(capture);
         follow_process!(snooze);
+        follow_process!(erasure);
         let (processes, mut stop) = (self.processes.clone(), self.stop.subscribe());
         self.tasks.spawn(async move {
             let mut ticks = tokio::time::interval(SNOOZE_TICK);
@@ -273,6 +282,29 @@ impl Node {
             return false;
         };
         self.views.position() >= head
+    }
+
+    /// The keys personal data in the log is sealed with.
+    #[must_use]
+    pub fn vault(&self) -> &Arc<Vault> {
+        self.commands.aggregates().vault()
+    }
+
+    /// Conversation `id` of `workspace` as it stood at `point`.
+    pub async fn conversation_as_of(
+        &self,
+        workspace: Uuid,
+        id: Uuid,
+        point: crate::history::AsOf,
+    ) -> Result<Option<crate::history::ConversationAsOf>, AppError> {
+        crate::history::conversation_as_of(
+            &self.log,
+            self.vault().clone(),
+            Some(workspace),
+            id,
+            point,
+        )
+        .await
     }
 
     /// Reads conversations.

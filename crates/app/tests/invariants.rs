@@ -13,7 +13,6 @@ use tahc_domain::conversation::Conversation;
 use tahc_domain::visitor::Visitor;
 use tahc_domain::{Aggregate, DomainError};
 use tahc_events::StreamCategory;
-use tahc_store::StreamReader;
 use uuid::Uuid;
 
 use support::{Processes, World};
@@ -43,9 +42,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 async fn load<A: Aggregate>(world: &World, category: StreamCategory, id: Uuid) -> A::State {
     let stream = tahc_app::stream(category, id);
-    let records = world.log.read_stream(&stream, 0, usize::MAX).await.unwrap();
-    let events: Vec<_> = records.iter().map(|r| r.decode().unwrap()).collect();
-    A::replay(&events)
+    A::replay(&world.events(&stream).await)
 }
 
 fn tolerated(result: Result<impl Sized, AppError>) {

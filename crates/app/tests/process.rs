@@ -13,15 +13,14 @@ use tahc_events::{
     ActionKind, AuthorKind, Controller, ConversationStatus, Event, RuleAction, RuleCondition,
     StreamCategory, Trigger,
 };
-use tahc_store::{LogReader, StreamReader};
+use tahc_store::LogReader;
 use uuid::Uuid;
 
 use support::{Processes, World};
 
 async fn conversation(world: &World, id: Uuid) -> (ConversationState, Vec<Event>) {
     let stream = tahc_app::stream(StreamCategory::Conversation, id);
-    let records = world.log.read_stream(&stream, 0, usize::MAX).await.unwrap();
-    let events: Vec<Event> = records.iter().map(|r| r.decode().unwrap()).collect();
+    let events = world.events(&stream).await;
     (Conversation::replay(&events), events)
 }
 

@@ -15,7 +15,8 @@ async fn keys_authenticate_until_rotated_or_deactivated() {
     let c = &world.commands;
     let dir = TempDir::new().unwrap();
     let views = Views::open(dir.path()).unwrap();
-    let projection = Projection::new(TeamProjector, &views).unwrap();
+    let projection =
+        Projection::new(TeamProjector, c.aggregates().vault().clone(), &views).unwrap();
     let issued = c
         .add_agent(
             &world.team.admin,
@@ -75,7 +76,12 @@ async fn the_workspace_record_follows_settings_fields_and_rules() {
     let world = World::new().await;
     let c = &world.commands;
     let dir = TempDir::new().unwrap();
-    let projection = Projection::new(TeamProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        TeamProjector,
+        c.aggregates().vault().clone(),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     c.update_settings(&world.team.admin, Some(0.75), Some(false))
         .await
         .unwrap();
@@ -136,8 +142,12 @@ mod contacts {
         }
         processes.settle().await;
         let dir = TempDir::new().unwrap();
-        let projection =
-            Projection::new(ContactsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+        let projection = Projection::new(
+            ContactsProjector,
+            c.aggregates().vault().clone(),
+            &Views::open(dir.path()).unwrap(),
+        )
+        .unwrap();
         projection.catch_up(&**c.aggregates().log()).await.unwrap();
         let contacts = Contacts::new(projection.view().clone());
         let ws = world.workspace_id;
@@ -199,8 +209,12 @@ mod contacts {
             .await
             .unwrap();
         let dir = TempDir::new().unwrap();
-        let projection =
-            Projection::new(ContactsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+        let projection = Projection::new(
+            ContactsProjector,
+            c.aggregates().vault().clone(),
+            &Views::open(dir.path()).unwrap(),
+        )
+        .unwrap();
         projection.catch_up(&**c.aggregates().log()).await.unwrap();
         let contacts = Contacts::new(projection.view().clone());
         let record = contacts.get(world.contact_id).unwrap().unwrap();

@@ -134,7 +134,7 @@ pub(crate) struct EventWrites {
 /// Every write the log made (up to `limit` events), event by event, in
 /// position order.
 pub(crate) fn stored_writes(log_dir: &Path, limit: usize) -> Result<Vec<EventWrites>> {
-    let db = sled::open(log_dir)?;
+    let db = tahc_store::open_sled_db(log_dir)?;
     let tree = db.open_tree(SLED_TREE)?;
     let mut writes = Vec::new();
     for entry in tree.scan_prefix(b"e").take(limit) {
@@ -201,7 +201,7 @@ async fn read_all_rate(dir: &Path) -> Result<f64> {
 }
 
 fn raw_iteration_rate(dir: &Path) -> Result<f64> {
-    let db = sled::open(dir)?;
+    let db = tahc_store::open_sled_db(dir)?;
     let tree = db.open_tree(SLED_TREE)?;
     let started = Instant::now();
     let mut count = 0usize;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tahc_events::{
     ContactCreated, ContactCustomFieldSet, ContactErased, ContactMerged, ContactNoteAdded,
     ContactNoteDeleted, ContactNoteEdited, ContactUpdated, ContactVisitorLinked, CustomFieldType,
-    Event, Personal,
+    Event, Personal, StreamId,
 };
 use uuid::Uuid;
 
@@ -135,6 +135,11 @@ pub enum Command {
 impl Aggregate for Contact {
     type State = ContactState;
     type Command = Command;
+
+    /// A contact is its own subject.
+    fn subject(stream: &StreamId, _state: &ContactState) -> Option<StreamId> {
+        Some(stream.clone())
+    }
 
     fn decide(state: &ContactState, command: Command) -> Result<Vec<Event>, DomainError> {
         if let Command::Create {

@@ -16,7 +16,8 @@ use tahc_events::{
     AuthorKind, Controller, ConversationAssigned, ConversationContactLinked,
     ConversationReturnedToAi, ConversationSnoozed, ConversationStarted, ConversationStatus,
     ConversationStatusChanged, ConversationTakenOver, ConversationUnassigned, ConversationWoke,
-    EmailAsked, Event, HandoffReason, HandoffRequested, MessagePosted, Personal,
+    EmailAsked, Event, HandoffReason, HandoffRequested, MessagePosted, Personal, StreamCategory,
+    StreamId,
 };
 use uuid::Uuid;
 
@@ -228,6 +229,13 @@ pub enum Command {
 impl Aggregate for Conversation {
     type State = ConversationState;
     type Command = Command;
+
+    /// A conversation's messages are its visitor's personal data.
+    fn subject(_stream: &StreamId, state: &ConversationState) -> Option<StreamId> {
+        state
+            .started
+            .then(|| StreamId::of(StreamCategory::Visitor, state.visitor_id))
+    }
 
     fn decide(state: &ConversationState, command: Command) -> Result<Vec<Event>, DomainError> {
         if let Command::Start {

@@ -24,7 +24,7 @@ pub mod workspace;
 pub use email::{Email, MAX_EMAIL_LEN};
 pub use error::{DomainError, ErrorCode};
 
-use tahc_events::Event;
+use tahc_events::{Event, StreamId};
 
 /// An aggregate: the state of one stream and the rules that change it.
 pub trait Aggregate {
@@ -40,6 +40,13 @@ pub trait Aggregate {
     /// The state after one more event. Events that do not concern the
     /// aggregate leave it unchanged.
     fn evolve(state: Self::State, event: &Event) -> Self::State;
+
+    /// Whose personal data the stream's events carry: the privacy subject
+    /// (a visitor or contact stream) whose key seals them, judged on the
+    /// state after the events. `None`: the stream holds no personal data.
+    fn subject(_stream: &StreamId, _state: &Self::State) -> Option<StreamId> {
+        None
+    }
 
     /// The state after a history of events.
     fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self::State {

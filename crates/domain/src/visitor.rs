@@ -1,7 +1,8 @@
 //! A website visitor: first seen, identified as a contact by email, blocked.
 
 use tahc_events::{
-    Event, Personal, VisitorBlocked, VisitorFirstSeen, VisitorIdentified, VisitorUnblocked,
+    Event, Personal, StreamId, VisitorBlocked, VisitorFirstSeen, VisitorIdentified,
+    VisitorUnblocked,
 };
 use uuid::Uuid;
 
@@ -59,6 +60,11 @@ pub enum Command {
 impl Aggregate for Visitor {
     type State = VisitorState;
     type Command = Command;
+
+    /// A visitor is its own subject.
+    fn subject(stream: &StreamId, _state: &VisitorState) -> Option<StreamId> {
+        Some(stream.clone())
+    }
 
     fn decide(state: &VisitorState, command: Command) -> Result<Vec<Event>, DomainError> {
         if !matches!(command, Command::FirstSeen) && !state.seen {

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use crate::conversations::{
     ConversationOrder, ConversationRecord, MessageRecord, Owner, counter_key, message_id_key,
-    message_key, order_prefix, owner_prefix, read, record_key, sortable, status_tag, word_prefix,
+    message_key, messages_prefix, order_prefix, owner_prefix, read, record_key, sortable,
+    status_tag, word_prefix,
 };
 
 /// Sets up to this size (a search, a visitor's or contact's conversations)
@@ -368,8 +369,7 @@ impl Conversations {
         public_only: bool,
         window: &Window,
     ) -> Result<Page<MessageRecord>, ViewError> {
-        let prefix = message_key(public_only, conversation, tahc_events::Position(0));
-        let prefix = &prefix[..17];
+        let prefix = &messages_prefix(public_only, conversation)[..];
         let backward = window.last.is_some();
         let limit = window.first.or(window.last).unwrap_or(usize::MAX);
         let range = bounds(prefix, window.after.as_ref(), window.before.as_ref());

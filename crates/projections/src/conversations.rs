@@ -13,6 +13,8 @@
 //! | `w` workspace word 0x00 conversation | empty: words of public messages |
 //! | `W` workspace word 0x00 conversation | empty: words of internal notes |
 //! | `k` workspace counter | u64: the inbox counts |
+//! | `v` visitor conversation | empty: a visitor's conversations |
+//! | `x` contact conversation | empty: a contact's conversations |
 //!
 //! `order` is `a` (last activity) or `n` (creation), `key` the time in µs
 //! with its sign bit flipped, so that keys sort like times.
@@ -20,7 +22,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tahc_events::{
-    AuthorKind, Controller, ConversationStatus, Event, HandoffReason, Position, RecordedEvent,
+    AuthorKind, ContactErased, Controller, ConversationStatus, Event, HandoffReason, Position,
+    RecordedEvent,
 };
 use uuid::Uuid;
 
@@ -155,8 +158,18 @@ pub(crate) fn record_key(conversation: Uuid) -> Vec<u8> {
 }
 
 pub(crate) fn message_key(public: bool, conversation: Uuid, position: Position) -> Vec<u8> {
+    [
+        messages_prefix(public, conversation),
+        position.0.to_be_bytes().to_vec(),
+    ]
+    .concat()
+}
+
+/// Where a conversation's messages (`public`: only those a visitor sees)
+/// are listed.
+pub(crate) fn messages_prefix(public: bool, conversation: Uuid) -> Vec<u8> {
     let tag: &[u8] = if public { b"p" } else { b"m" };
-    [tag, conversation.as_bytes(), &position.0.to_be_bytes()].concat()
+    [tag, conversation.as_bytes()].concat()
 }
 
 /// Where a message's id leads: the key of its record (`message_key`).
@@ -297,6 +310,56 @@ fn count(
     Ok(())
 }
 
+/// Scrubs the message bodies (and their search words) of every conversation
+/// of an erased contact and its visitors: exactly what a rebuild, reading
+/// those bodies as erased, would have written.
+fn erase(
+    record: &RecordedEvent,
+    erased: &ContactErased,
+    view: &View,
+    changes: &mut ViewChanges,
+) -> Result<(), ViewError> {
+    let Some((_, contact)) = record.stream_id.parse() else {
+        return Ok(());
+    };
+    let owners = std::iter::once(Owner::Contact(contact))
+        .chain(erased.visitor_ids.iter().copied().map(Owner::Visitor));
+    let mut conversations = std::collections::BTreeSet::new();
+    for owner in owners {
+        for entry in view.scan(owner_prefix(owner)) {
+            let (key, _) = entry?;
+            conversations.insert(crate::view::id_at_end(&key)?);
+        }
+    }
+    for id in conversations {
+        let Some(mut conversation) = read::<ConversationRecord>(view, &record_key(id))? else {
+            continue;
+        };
+        for entry in view.scan(messages_prefix(false, id)) {
+            let (key, bytes) = entry?;
+            let mut message: MessageRecord =
+                serde_json::from_slice(&bytes).map_err(|e| ViewError::Record(e.to_string()))?;
+            let Some(body) = message.body.take() else {
+                continue;
+            };
+            for word in crate::words::words(&body) {
+                changes.delete(word_key(
+                    message.internal,
+                    conversation.workspace_id,
+                    &word,
+                    id,
+                ));
+            }
+            changes.put(&key, json(&message)?);
+        }
+        if let Some(last) = &mut conversation.last_message {
+            last.body = None;
+        }
+        changes.put(record_key(id), json(&conversation)?);
+    }
+    Ok(())
+}
+
 /// Builds the conversations view.
 pub struct ConversationsProjector;
 
@@ -310,6 +373,9 @@ impl Projector for ConversationsProjector {
         view: &View,
         changes: &mut ViewChanges,
     ) -> Result<(), ViewError> {
+        if let Event::ContactErased(erased) = event {
+            return erase(record, erased, view, changes);
+        }
         let Some((tahc_events::StreamCategory::Conversation, id)) = record.stream_id.parse() else {
             return Ok(());
         };

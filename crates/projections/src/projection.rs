@@ -7,7 +7,7 @@ use futures::FutureExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tahc_events::{Event, Position, RecordedEvent};
+use tahc_events::{Event, KeysUnavailable, Opener, Position, RecordedEvent};
 use tahc_store::{LogReader, LogSubscriber, ReadError};
 use tokio::sync::watch;
 
@@ -41,22 +41,29 @@ pub enum ProjectionError {
     /// The view could not be written.
     #[error(transparent)]
     View(#[from] ViewError),
+    /// The keys to open personal data could not be read.
+    #[error(transparent)]
+    Keys(#[from] KeysUnavailable),
 }
 
 /// A projector, its view, and how far it got.
 pub struct Projection<P: Projector> {
     projector: P,
+    opener: Arc<dyn Opener>,
     view: View,
     applied: watch::Sender<Position>,
 }
 
 impl<P: Projector> Projection<P> {
-    /// The projection of `projector` into its view in `views`.
-    pub fn new(projector: P, views: &Views) -> Result<Self, ViewError> {
+    /// The projection of `projector` into its view in `views`, reading
+    /// personal data with `opener` (sealed fields it cannot open are
+    /// projected as erased).
+    pub fn new(projector: P, opener: Arc<dyn Opener>, views: &Views) -> Result<Self, ViewError> {
         let view = views.view(P::NAME)?;
         let (applied, _) = watch::channel(view.checkpoint()?);
         Ok(Projection {
             projector,
+            opener,
             view,
             applied,
         })
@@ -127,7 +134,7 @@ impl<P: Projector> Projection<P> {
                             }
                         }
                         if let Err(error) = self.handle(&ready) {
-                            break ProjectionError::from(error);
+                            break error;
                         }
                         if let Some(error) = failed {
                             break ProjectionError::from(error);
@@ -144,10 +151,16 @@ impl<P: Projector> Projection<P> {
         }
     }
 
+    /// Applies `records` (in log order, after the checkpoint) directly: to
+    /// replay a chosen part of the log, such as one stream up to a point.
+    pub fn apply(&self, records: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        self.handle(records)
+    }
+
     /// Applies events in one atomic write with the checkpoint of the last:
     /// each event's projector reads the view as the events before it left
     /// it, staged writes included.
-    fn handle(&self, records: &[RecordedEvent]) -> Result<(), ViewError> {
+    fn handle(&self, records: &[RecordedEvent]) -> Result<(), ProjectionError> {
         let Some(last) = records.last() else {
             return Ok(());
         };
@@ -156,7 +169,8 @@ impl<P: Projector> Projection<P> {
         for record in records {
             let mut changes = ViewChanges::default();
             // Types this release does not know change no view.
-            if let Ok(event) = record.decode() {
+            if let Ok(mut event) = record.decode() {
+                event.open_with(&*self.opener)?;
                 self.projector.apply(record, &event, &view, &mut changes)?;
             }
             staged

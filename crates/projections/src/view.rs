@@ -41,6 +41,14 @@ impl Views {
         })
     }
 
+    /// Views in memory, gone when dropped: a conversation replayed as it
+    /// stood at some point, a scratch rebuild.
+    pub fn temporary() -> Result<Self, ViewError> {
+        Ok(Views {
+            db: sled::Config::new().temporary(true).open()?,
+        })
+    }
+
     /// The view called `name`.
     pub fn view(&self, name: &str) -> Result<View, ViewError> {
         Ok(View {
@@ -170,15 +178,42 @@ impl View {
         }
     }
 
-    /// Every entry whose key starts with `prefix`, in key order.
+    /// Every entry whose key starts with `prefix`, in key order; a staging
+    /// handle sees its staged writes merged in.
     pub fn scan(
         &self,
         prefix: impl AsRef<[u8]>,
-    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> {
-        debug_assert!(self.staged.is_none(), "scans do not see staged writes");
-        self.tree
+    ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> + Send> {
+        let prefix = prefix.as_ref();
+        let stored = self
+            .tree
             .scan_prefix(prefix)
-            .map(|entry| entry.map_err(ViewError::from))
+            .map(|entry| entry.map_err(ViewError::from));
+        let Some(staged) = &self.staged else {
+            return Box::new(stored);
+        };
+        let mut merged = BTreeMap::new();
+        for entry in stored {
+            match entry {
+                Ok((key, value)) => merged.insert(key.to_vec(), Some(value)),
+                Err(error) => return Box::new(std::iter::once(Err(error))),
+            };
+        }
+        let staged = staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, write) in staged
+            .writes
+            .range(prefix.to_vec()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+        {
+            merged.insert(key.clone(), write.as_deref().map(sled::IVec::from));
+        }
+        Box::new(
+            merged
+                .into_iter()
+                .filter_map(|(key, value)| Some(Ok((sled::IVec::from(key), value?)))),
+        )
     }
 }
 
@@ -241,6 +276,38 @@ mod tests {
         let key = [&b"prefix"[..], id.as_bytes()].concat();
         assert_eq!(id_at_end(&key).unwrap(), id);
         assert!(matches!(id_at_end(b"short"), Err(ViewError::Record(_))));
+    }
+
+    #[test]
+    fn a_staging_scan_merges_staged_puts_and_deletes_into_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = Views::open(dir.path()).unwrap().view("v").unwrap();
+        let mut stored = ViewChanges::default();
+        stored.put(b"pa", b"1");
+        stored.put(b"pb", b"2");
+        stored.put(b"q", b"3");
+        view.apply(Position(1), stored).unwrap();
+        let staged = Arc::new(Mutex::new(ViewChanges::default()));
+        let staging = view.staging(staged.clone());
+        let mut later = ViewChanges::default();
+        later.delete(b"pa");
+        later.put(b"pc", b"4");
+        later.put(b"r", b"5");
+        staged.lock().unwrap().extend(later);
+        let seen: Vec<_> = staging
+            .scan(b"p")
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (b"pb".to_vec(), b"2".to_vec()),
+                (b"pc".to_vec(), b"4".to_vec())
+            ]
+        );
     }
 
     #[test]

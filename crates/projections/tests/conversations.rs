@@ -8,8 +8,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use tahc_events::{
     Actor, AuthorKind, Controller, ConversationAssigned, ConversationContactLinked,
     ConversationStarted, ConversationStatus, ConversationStatusChanged, ConversationTakenOver,
-    Event, EventMeta, HandoffReason, HandoffRequested, MessagePosted, NewEvent, Personal, Position,
-    StreamCategory, StreamId,
+    Event, EventMeta, HandoffReason, HandoffRequested, Keyless, MessagePosted, NewEvent, Personal,
+    Position, StreamCategory, StreamId,
 };
 use tahc_projections::{
     ConversationFilter, ConversationOrder, Conversations, ConversationsProjector, Cursor,
@@ -107,8 +107,12 @@ fn first(n: usize, after: Option<Cursor>) -> Window {
 async fn a_conversation_life_is_projected_field_by_field() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let id = log.start().await;
     let agent = Uuid::now_v7();
     let contact = Uuid::now_v7();
@@ -218,8 +222,12 @@ async fn inbox(log: &mut Log, n: usize) -> Vec<Uuid> {
 async fn pages_walk_the_inbox_both_ways_without_gaps_or_repeats() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let ids = inbox(&mut log, 30).await;
     projection.catch_up(&*log.log).await.unwrap();
     let conversations = Conversations::new(projection.view().clone());
@@ -317,8 +325,12 @@ async fn pages_walk_the_inbox_both_ways_without_gaps_or_repeats() {
 async fn a_page_boundary_holds_while_new_activity_arrives() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let ids = inbox(&mut log, 12).await;
     projection.catch_up(&*log.log).await.unwrap();
     let conversations = Conversations::new(projection.view().clone());
@@ -361,8 +373,12 @@ async fn a_page_boundary_holds_while_new_activity_arrives() {
 async fn filters_select_by_assignee_control_contact_and_handoff() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let ids = inbox(&mut log, 6).await;
     let agent = Uuid::now_v7();
     log.append(
@@ -439,7 +455,7 @@ async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
     let mut log = Log::new();
     let incremental = TempDir::new().unwrap();
     let views = Views::open(incremental.path()).unwrap();
-    let projection = Projection::new(ConversationsProjector, &views).unwrap();
+    let projection = Projection::new(ConversationsProjector, Arc::new(Keyless), &views).unwrap();
     for round in 0..4 {
         let ids = inbox(&mut log, 5).await;
         log.append(ids[round], vec![message(AuthorKind::Ai, "answer", false)])
@@ -450,7 +466,7 @@ async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
     assert_eq!(projection.position(), head);
     drop(projection);
     // A restart resumes from the checkpoint: nothing left to apply.
-    let resumed = Projection::new(ConversationsProjector, &views).unwrap();
+    let resumed = Projection::new(ConversationsProjector, Arc::new(Keyless), &views).unwrap();
     assert_eq!(resumed.position(), head);
     assert!(resumed.wait_for(head, Duration::from_millis(10)).await);
     assert!(
@@ -461,7 +477,7 @@ async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
 
     let fresh = TempDir::new().unwrap();
     let rebuilt_views = Views::open(fresh.path()).unwrap();
-    Projection::new(ConversationsProjector, &rebuilt_views)
+    Projection::new(ConversationsProjector, Arc::new(Keyless), &rebuilt_views)
         .unwrap()
         .catch_up(&*log.log)
         .await
@@ -477,8 +493,12 @@ async fn a_rebuild_from_the_start_is_byte_identical_and_a_restart_resumes() {
 async fn the_inbox_counters_always_agree_with_counting_the_records() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let ids = inbox(&mut log, 12).await;
     let agent = Uuid::now_v7();
     log.append(
@@ -574,8 +594,12 @@ async fn the_inbox_counters_always_agree_with_counting_the_records() {
 async fn search_finds_words_by_prefix_and_keeps_notes_from_visitors() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let refund = log.start().await;
     log.append(
         refund,
@@ -684,8 +708,12 @@ fn walk(
 async fn a_small_set_pages_and_counts_exactly_like_the_index() {
     let mut log = Log::new();
     let dir = TempDir::new().unwrap();
-    let projection =
-        Projection::new(ConversationsProjector, &Views::open(dir.path()).unwrap()).unwrap();
+    let projection = Projection::new(
+        ConversationsProjector,
+        Arc::new(Keyless),
+        &Views::open(dir.path()).unwrap(),
+    )
+    .unwrap();
     let ids = inbox(&mut log, 30).await;
     projection.catch_up(&*log.log).await.unwrap();
     let conversations = Conversations::new(projection.view().clone());
@@ -739,7 +767,8 @@ async fn following_a_busy_log_live_builds_the_same_view_as_a_rebuild() {
     let mut log = Log::new();
     let live_dir = TempDir::new().unwrap();
     let live_views = Views::open(live_dir.path()).unwrap();
-    let projection = Arc::new(Projection::new(ConversationsProjector, &live_views).unwrap());
+    let projection =
+        Arc::new(Projection::new(ConversationsProjector, Arc::new(Keyless), &live_views).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let following = {
         let (projection, log) = (projection.clone(), log.log.clone());
@@ -789,7 +818,7 @@ async fn following_a_busy_log_live_builds_the_same_view_as_a_rebuild() {
 
     let fresh = TempDir::new().unwrap();
     let rebuilt = Views::open(fresh.path()).unwrap();
-    Projection::new(ConversationsProjector, &rebuilt)
+    Projection::new(ConversationsProjector, Arc::new(Keyless), &rebuilt)
         .unwrap()
         .catch_up(&*log.log)
         .await

@@ -17,6 +17,7 @@ mod error;
 mod log;
 pub mod record;
 mod sled_log;
+mod subject_keys;
 mod subscription;
 mod verify;
 
@@ -27,6 +28,7 @@ pub use log::{
 };
 pub use sled_log::durability::Durability;
 pub use sled_log::keys as sled_keys;
-pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats};
+pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};
+pub use subject_keys::{KeyError, SLED_KEYS_TREE, SledKeys, SubjectKey, SubjectKeys};
 pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};
 pub use verify::{Verification, verify};

@@ -27,7 +27,7 @@ async fn write_log(dir: &Path) {
 
 /// Edits the raw record at `position` behind the log's back.
 fn edit_record(dir: &Path, position: u64, edit: impl FnOnce(&mut Vec<u8>)) -> usize {
-    let db = sled::open(dir).unwrap();
+    let db = tahc_store::open_sled_db(dir).unwrap();
     let tree = db.open_tree(SLED_TREE).unwrap();
     let mut key = vec![b'e'];
     key.extend_from_slice(&position.to_be_bytes());

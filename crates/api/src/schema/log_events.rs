@@ -1,13 +1,17 @@
 //! The log itself, for admins and auditors: events exactly as stored, and
 //! the filter that picks them.
 
-use async_graphql::{ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tahc_app::Principal;
+use tahc_app::{LogSelection, Principal};
 use tahc_events::{RecordedEvent, Role, StreamCategory, StreamId};
+use uuid::Uuid;
+
+use super::types::PageInfo;
 
 use super::errors::coded;
 use super::ids;
+use super::types::node;
 
 /// Who caused an event.
 #[derive(SimpleObject)]
@@ -56,10 +60,17 @@ impl LogEvent {
     async fn causation_id(&self) -> Option<ID> {
         self.0.causation_id.map(|id| ID(id.to_string()))
     }
-    /// The decoded payload; personal data of an erased contact reads as
-    /// null.
-    async fn payload(&self) -> Result<Json<serde_json::Value>> {
-        self.0.payload.to_value().map(Json).map_err(|error| {
+    /// The decoded payload: personal data opened, and `null` where it was
+    /// erased.
+    async fn payload(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        let readable = node(ctx).vault().readable(&self.0).map_err(|error| {
+            tracing::error!(%error, position = %self.0.position, "cannot open a payload");
+            coded(
+                "INTERNAL",
+                "the subject keys cannot be read right now; retry",
+            )
+        })?;
+        readable.payload.to_value().map(Json).map_err(|error| {
             tracing::error!(%error, position = %self.0.position, "a stored payload is not JSON");
             coded("INTERNAL", "the stored payload is not JSON")
         })
@@ -85,18 +96,10 @@ pub struct LogEventFilter {
     to: Option<DateTime<Utc>>,
 }
 
-/// A [`LogEventFilter`] checked and ready to judge events.
-#[derive(Debug, Clone, Default)]
-pub struct LogSelection {
-    streams: Vec<StreamId>,
-    types: Option<Vec<String>>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-}
-
 impl LogEventFilter {
-    /// The selection it describes; BAD_USER_INPUT for a malformed id.
-    pub fn select(self) -> Result<LogSelection> {
+    /// The selection it describes inside `workspace`; BAD_USER_INPUT for a
+    /// malformed id.
+    pub fn select(self, workspace: Uuid) -> Result<LogSelection> {
         let mut streams = Vec::new();
         if let Some(stream) = self.stream_id {
             streams.push(
@@ -126,27 +129,12 @@ impl LogEventFilter {
             }
         }
         Ok(LogSelection {
+            workspace: Some(workspace),
             streams,
             types: self.types,
             from: self.from,
             to: self.to,
         })
-    }
-}
-
-impl LogSelection {
-    /// Whether `record` is selected: in every named stream (so naming two
-    /// different ones selects nothing), of one of the types, in
-    /// `[from, to)`.
-    #[must_use]
-    pub fn matches(&self, record: &RecordedEvent) -> bool {
-        self.streams.iter().all(|s| *s == record.stream_id)
-            && self
-                .types
-                .as_ref()
-                .is_none_or(|types| types.iter().any(|t| *t == *record.event_type))
-            && self.from.is_none_or(|from| record.occurred_at >= from)
-            && self.to.is_none_or(|to| record.occurred_at < to)
     }
 }
 
@@ -156,5 +144,55 @@ pub fn may_read_log(caller: &Principal) -> Result<()> {
         Ok(())
     } else {
         Err(coded("FORBIDDEN", "the log is for admins and auditors"))
+    }
+}
+
+/// One event of a page of the log, with its cursor (its position).
+#[derive(SimpleObject)]
+pub struct LogEventEdge {
+    cursor: String,
+    node: LogEvent,
+}
+
+/// A page of the log, oldest first.
+pub struct LogEventConnection {
+    events: Vec<RecordedEvent>,
+    page_info: PageInfo,
+}
+
+impl LogEventConnection {
+    /// A page of `events`, `more` telling whether others follow; `after`
+    /// is the position it started after.
+    #[must_use]
+    pub fn new(events: Vec<RecordedEvent>, after: tahc_events::Position, more: bool) -> Self {
+        let cursor = |r: &RecordedEvent| r.position.to_string();
+        LogEventConnection {
+            page_info: PageInfo {
+                has_next_page: more,
+                has_previous_page: after > tahc_events::Position::START,
+                start_cursor: events.first().map(cursor),
+                end_cursor: events.last().map(cursor),
+            },
+            events,
+        }
+    }
+}
+
+#[Object]
+impl LogEventConnection {
+    async fn edges(&self) -> Vec<LogEventEdge> {
+        self.events
+            .iter()
+            .map(|r| LogEventEdge {
+                cursor: r.position.to_string(),
+                node: LogEvent(r.clone()),
+            })
+            .collect()
+    }
+    async fn nodes(&self) -> Vec<LogEvent> {
+        self.events.iter().cloned().map(LogEvent).collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
     }
 }

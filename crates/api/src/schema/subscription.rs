@@ -165,14 +165,11 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<LogEvent>> + use<>> {
         let caller = caller(ctx)?;
         may_read_log(&caller)?;
-        let selection = filter.unwrap_or_default().select()?;
+        let selection = filter.unwrap_or_default().select(caller.workspace_id)?;
         let node = node(ctx);
         let after = start(node, after)?;
         Ok(follow(node, after, move |_, record| {
-            Ok(
-                (record.workspace_id == caller.workspace_id && selection.matches(record))
-                    .then(|| LogEvent(record.clone())),
-            )
+            Ok(selection.matches(record).then(|| LogEvent(record.clone())))
         }))
     }
 

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use tahc_app::history::ConversationAsOf;
 use tahc_app::{Node, Principal, PrincipalKind};
 use tahc_projections::{
-    AgentRecord, ConversationFilter as ViewFilter, ConversationRecord, Cursor, MessageRecord, Page,
-    VisitorRecord, Window, WorkspaceRecord,
+    AgentRecord, ConversationFilter as ViewFilter, ConversationRecord, Conversations, Cursor,
+    MessageRecord, Page, VisitorRecord, Window, WorkspaceRecord,
 };
 use uuid::Uuid;
 
@@ -305,6 +306,9 @@ impl Message {
 pub struct Conversation {
     record: ConversationRecord,
     for_visitor: bool,
+    /// Where its messages are read: the node's live view, or a replay of
+    /// its history up to a point.
+    replayed: Option<Conversations>,
 }
 
 impl Conversation {
@@ -313,6 +317,16 @@ impl Conversation {
         Conversation {
             record,
             for_visitor: matches!(caller.kind, PrincipalKind::Visitor { .. }),
+            replayed: None,
+        }
+    }
+
+    /// A conversation as it stood at a point in history (for the team).
+    pub fn as_of(history: ConversationAsOf) -> Self {
+        Conversation {
+            record: history.record,
+            for_visitor: false,
+            replayed: Some(history.messages),
         }
     }
 }
@@ -390,9 +404,11 @@ impl Conversation {
         before: Option<String>,
     ) -> Result<MessageConnection> {
         let window = window(first, after, last, before)?;
-        let page = node(ctx)
-            .conversations()
-            .messages(self.record.id, self.for_visitor, &window)?;
+        let messages = match &self.replayed {
+            Some(replayed) => replayed.clone(),
+            None => node(ctx).conversations(),
+        };
+        let page = messages.messages(self.record.id, self.for_visitor, &window)?;
         let total = if self.for_visitor {
             self.record.public_message_count
         } else {

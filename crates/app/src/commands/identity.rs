@@ -5,7 +5,7 @@ use tahc_domain::contact::{Command as ContactCommand, Contact, ContactState};
 use tahc_domain::email_claim::{ClaimState, Command as ClaimCommand, EmailClaim};
 use tahc_domain::visitor::{Command as VisitorCommand, Visitor};
 use tahc_domain::{DomainError, Email};
-use tahc_events::StreamCategory;
+use tahc_events::{Event, StreamCategory};
 use uuid::Uuid;
 
 use super::{Commands, stream};
@@ -115,6 +115,12 @@ impl Commands {
                 |_| Ok(ContactCommand::Erase),
             )
             .await?;
+        for event in &executed.events {
+            if let Event::ContactErased(erased) = event {
+                let contact = stream(StreamCategory::Contact, contact_id);
+                self.aggregates.vault().shred(&contact, erased)?;
+            }
+        }
         if let Some(old) = contact.email.as_deref() {
             self.release(principal, old, contact_id).await?;
         }

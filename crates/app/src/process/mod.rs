@@ -8,6 +8,7 @@
 
 mod assignments;
 mod email_capture;
+mod erasure;
 mod links;
 mod orchestration;
 mod snooze;
@@ -25,6 +26,7 @@ use crate::error::AppError;
 
 pub use assignments::Assignments;
 pub use email_capture::EmailCapture;
+pub use erasure::Erasure;
 pub use links::Links;
 pub use orchestration::Orchestration;
 pub use snooze::SnoozeTimer;
@@ -180,7 +182,8 @@ impl<R: Reaction> ProcessManager<R> {
     async fn handle(&self, record: &RecordedEvent) -> Result<(), AppError> {
         let mut changes = ViewChanges::default();
         // Events of types this release does not know are not for us.
-        if let Ok(event) = record.decode() {
+        if let Ok(mut event) = record.decode() {
+            event.open_with(&**self.reactor.commands.aggregates().vault())?;
             let reacted = self
                 .reaction
                 .react(&self.reactor, record, &event, &self.memory, &mut changes)

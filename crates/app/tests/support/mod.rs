@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use tahc_app::process::{
     Assignments, EmailCapture, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
 };
-use tahc_app::{Aggregates, Commands, EmailKey, ManualClock, Principal};
+use tahc_app::{Aggregates, Commands, EmailKey, ManualClock, Principal, Vault};
 use tahc_events::{Position, Role};
 use tahc_projections::Views;
 use tahc_store::{SharedLog, SledLog};
@@ -47,7 +47,7 @@ pub struct World {
 pub fn commands_over(log: &SledLog, clock: Arc<ManualClock>) -> Commands {
     let shared: SharedLog = Arc::new(log.clone());
     Commands::new(
-        Aggregates::new(shared),
+        Aggregates::new(shared, Arc::new(Vault::new(Arc::new(log.subject_keys())))),
         clock,
         EmailKey::from_bytes([7; 32]),
     )
@@ -68,6 +68,21 @@ pub async fn other_workspace(commands: &Commands) -> Principal {
 }
 
 impl World {
+    /// The events of `stream`, opened as the service reads them.
+    pub async fn events(&self, stream: &tahc_events::StreamId) -> Vec<tahc_events::Event> {
+        use tahc_store::StreamReader;
+        let vault = self.commands.aggregates().vault();
+        let records = self.log.read_stream(stream, 0, usize::MAX).await.unwrap();
+        records
+            .iter()
+            .map(|r| {
+                let mut event = r.decode().unwrap();
+                event.open_with(&**vault).unwrap();
+                event
+            })
+            .collect()
+    }
+
     pub async fn new() -> World {
         let dir = TempDir::new().unwrap();
         let log = SledLog::open(dir.path()).unwrap();

@@ -18,6 +18,7 @@ use crate::log::{
     Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
 };
 use crate::record::{self, GENESIS, RecordError};
+use crate::subject_keys::SledKeys;
 use crate::subscription::{LiveFeed, Subscription};
 use crate::verify::{Verification, verify};
 use durability::Durability;
@@ -74,6 +75,7 @@ pub struct WriteStats {
 struct Inner {
     dir: PathBuf,
     tree: sled::Tree,
+    keys: SledKeys,
     shared: Arc<Shared>,
     jobs: Mutex<Option<mpsc::Sender<AppendJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -115,13 +117,10 @@ impl SledLog {
     /// [`SledLog::open`] with explicit options.
     pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, OpenError> {
         let dir = dir.as_ref().to_path_buf();
-        let db = sled::Config::new()
-            .path(&dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|error| open_error(&dir, &error))?;
+        let db = open_db(&dir).map_err(|error| open_error(&dir, &error))?;
         let storage = |e: &dyn std::fmt::Display| OpenError::Storage(e.to_string());
         let tree = db.open_tree(TREE).map_err(|e| storage(&e))?;
+        let keys = SledKeys::open(&db, &dir).map_err(|e| storage(&e))?;
         let (head, tail_hash) = match tree.scan_prefix([b'e']).next_back() {
             None => (Position::START, GENESIS),
             Some(entry) => {
@@ -157,6 +156,7 @@ impl SledLog {
             inner: Arc::new(Inner {
                 dir,
                 tree,
+                keys,
                 shared,
                 jobs: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(thread)),
@@ -168,6 +168,12 @@ impl SledLog {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The subject keys kept beside this log.
+    #[must_use]
+    pub fn subject_keys(&self) -> SledKeys {
+        self.inner.keys.clone()
     }
 
     /// How the writer grouped its commits.
@@ -212,9 +218,33 @@ impl SledLog {
     }
 }
 
+/// How long opening waits for a lock that a log closed a moment ago (in
+/// this process) may still hold.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether sled refused because another handle holds the directory's lock
+/// (sled reports it only as text).
+fn is_locked(error: &sled::Error) -> bool {
+    error.to_string().contains("could not acquire lock")
+}
+
+/// Opens the sled database of a log directory as the log uses it. sled lets
+/// go of the lock from a background thread shortly after the last handle is
+/// dropped, so a held lock is retried for a moment before it counts.
+pub fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Err(error) if is_locked(&error) && started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn open_error(dir: &Path, error: &sled::Error) -> OpenError {
-    // sled reports a held lock only as text.
-    if error.to_string().contains("could not acquire lock") {
+    if is_locked(error) {
         OpenError::Locked {
             path: dir.display().to_string(),
         }
