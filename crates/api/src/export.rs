@@ -1,3 +1,5 @@
+//! The exports: a contact's data as JSON, and the contacts CSV.
+//!
 //! `GET /export/contacts.csv` (ADMIN, AGENT): every contact of the
 //! caller's workspace as RFC 4180 CSV, UTF-8, streamed page by page so
 //! memory stays constant however many contacts there are.
@@ -10,10 +12,11 @@ use std::borrow::Cow;
 use std::io;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
+use tahc_app::Principal;
 use tahc_events::Role;
 use tahc_projections::{ContactOrder, ContactRecord, Contacts, Window};
 use tokio::sync::mpsc;
@@ -75,15 +78,22 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, format!("{message}\n")).into_response()
 }
 
-/// `GET /export/contacts.csv`.
-pub async fn contacts_csv(State(gate): State<Gate>, headers: HeaderMap) -> Response {
-    let principal = match gate.pass(&headers) {
+/// The team member an export request comes from, if one of `roles`;
+/// otherwise the response that refuses it (401, 429 with `Retry-After`,
+/// 403).
+fn team_member(
+    gate: &Gate,
+    headers: &HeaderMap,
+    roles: &[Role],
+    refusal: &str,
+) -> Result<Principal, Box<Response>> {
+    let principal = match gate.pass(headers) {
         Ok(Some(principal)) => principal,
         Ok(None) | Err(Refusal::Unauthenticated(_)) => {
-            return refuse(
+            return Err(Box::new(refuse(
                 StatusCode::UNAUTHORIZED,
                 "send `Authorization: Bearer <team key>`",
-            );
+            )));
         }
         Err(Refusal::RateLimited(limited)) => {
             let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string());
@@ -91,15 +101,72 @@ pub async fn contacts_csv(State(gate): State<Gate>, headers: HeaderMap) -> Respo
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            return response;
+            return Err(Box::new(response));
         }
     };
-    if !matches!(principal.role(), Some(Role::Admin | Role::Agent)) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "the contacts export is for admins and agents",
-        );
+    match principal.role() {
+        Some(role) if roles.contains(&role) => Ok(principal),
+        _ => Err(Box::new(refuse(StatusCode::FORBIDDEN, refusal))),
     }
+}
+
+/// A contact id as an export takes it: its global id, or its UUID.
+#[must_use]
+pub fn contact_id(text: &str) -> Option<Uuid> {
+    crate::schema::ids::decode("Contact", text).or_else(|| Uuid::parse_str(text).ok())
+}
+
+/// `GET /export/contacts/{id}.json` (ADMIN): one contact's data, see
+/// [`crate::subject_export`]. Another workspace's contact is 404, like one
+/// that does not exist.
+pub async fn contact_json(
+    State(gate): State<Gate>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let principal = match team_member(
+        &gate,
+        &headers,
+        &[Role::Admin],
+        "a contact's data export is for admins",
+    ) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
+    };
+    let Some(contact) = file.strip_suffix(".json").and_then(contact_id) else {
+        return refuse(StatusCode::NOT_FOUND, "no such contact");
+    };
+    match crate::subject_export::subject_export(&gate.node, Some(principal.workspace_id), contact) {
+        Ok(Some(export)) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"contact.json\"",
+                ),
+            ],
+            axum::Json(export),
+        )
+            .into_response(),
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "no such contact"),
+        Err(error) => {
+            tracing::error!(%error, "contact export failed");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "the export failed")
+        }
+    }
+}
+
+/// `GET /export/contacts.csv`.
+pub async fn contacts_csv(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+    let principal = match team_member(
+        &gate,
+        &headers,
+        &[Role::Admin, Role::Agent],
+        "the contacts export is for admins and agents",
+    ) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
+    };
     let (chunks, receiver) = mpsc::channel(CHUNKS_AHEAD);
     let contacts = gate.node.contacts();
     let workspace = principal.workspace_id;

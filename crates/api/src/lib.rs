@@ -9,6 +9,7 @@ pub mod graphql_http;
 pub mod graphql_ws;
 pub mod rate_limit;
 pub mod schema;
+pub mod subject_export;
 pub mod visitor_token;
 mod widget;
 
@@ -151,6 +152,7 @@ pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>, live: LiveSet
         .merge(
             Router::new()
                 .route("/export/contacts.csv", get(export::contacts_csv))
+                .route("/export/contacts/{file}", get(export::contact_json))
                 .with_state(gate),
         )
         .merge(

@@ -232,3 +232,73 @@ mod contacts {
         assert!(visitor.display_name().starts_with("Visitor "));
     }
 }
+
+mod erasure {
+    use super::support::World;
+    use tahc_projections::{
+        ContactsProjector, ConversationsProjector, Projection, Projector, View, Views,
+    };
+    use tempfile::TempDir;
+
+    fn dump(view: &View) -> Vec<(Vec<u8>, Vec<u8>)> {
+        view.scan([])
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect()
+    }
+
+    fn projection<P: Projector>(projector: P, world: &World, dir: &TempDir) -> Projection<P> {
+        let vault = world.commands.aggregates().vault().clone();
+        Projection::new(projector, vault, &Views::open(dir.path()).unwrap()).unwrap()
+    }
+
+    fn holds(view: &View, text: &str) -> bool {
+        dump(view).iter().any(|(k, v)| {
+            [k, v]
+                .iter()
+                .any(|b| b.windows(text.len()).any(|w| w == text.as_bytes()))
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn views_scrubbed_by_an_erasure_equal_a_rebuild_of_the_shredded_log_byte_for_byte() {
+        let world = World::new().await;
+        let c = &world.commands;
+        let log = c.aggregates().log().clone();
+        let message = tahc_app::SendMessage {
+            conversation_id: world.conversation_id,
+            body: "my passport number is X123".into(),
+            internal: false,
+            confidence: None,
+            idempotency_key: None,
+        };
+        c.send_message(&world.visitor, message).await.unwrap();
+        let (live_dir, live_contacts_dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let live = projection(ConversationsProjector, &world, &live_dir);
+        let live_contacts = projection(ContactsProjector, &world, &live_contacts_dir);
+        live.catch_up(&*log).await.unwrap();
+        live_contacts.catch_up(&*log).await.unwrap();
+        assert!(
+            holds(live.view(), "passport"),
+            "readable before the erasure"
+        );
+
+        c.erase_contact(&world.team.admin, world.contact_id)
+            .await
+            .unwrap();
+        live.catch_up(&*log).await.unwrap();
+        live_contacts.catch_up(&*log).await.unwrap();
+        assert!(!holds(live.view(), "passport"));
+
+        let (rebuilt_dir, rebuilt_contacts_dir) =
+            (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let rebuilt = projection(ConversationsProjector, &world, &rebuilt_dir);
+        let rebuilt_contacts = projection(ContactsProjector, &world, &rebuilt_contacts_dir);
+        rebuilt.catch_up(&*log).await.unwrap();
+        rebuilt_contacts.catch_up(&*log).await.unwrap();
+        assert_eq!(dump(live.view()), dump(rebuilt.view()));
+        assert_eq!(dump(live_contacts.view()), dump(rebuilt_contacts.view()));
+    }
+}

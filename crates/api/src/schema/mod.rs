@@ -7,7 +7,7 @@ mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
 mod errors;
-mod ids;
+pub(crate) mod ids;
 mod log_events;
 mod mutation;
 mod nodes;
