@@ -110,10 +110,17 @@ fn team_member(
     }
 }
 
-/// A contact id as an export takes it: its global id, or its UUID.
+/// An id as exports and the CLI take it: the global id of a `kind` (a
+/// GraphQL type name), or the plain UUID.
+#[must_use]
+pub fn id_of(kind: &str, text: &str) -> Option<Uuid> {
+    crate::schema::ids::decode(kind, text).or_else(|| Uuid::parse_str(text).ok())
+}
+
+/// A contact id as exports take it: its global id, or its UUID.
 #[must_use]
 pub fn contact_id(text: &str) -> Option<Uuid> {
-    crate::schema::ids::decode("Contact", text).or_else(|| Uuid::parse_str(text).ok())
+    id_of("Contact", text)
 }
 
 /// `GET /export/contacts/{id}.json` (ADMIN): one contact's data, see

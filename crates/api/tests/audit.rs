@@ -490,9 +490,15 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
     let (_, bot) = server.add_agent(&server.admin_key, "Robo", "BOT").await;
     let (_, agent) = server.add_agent(&server.admin_key, "Ann", "AGENT").await;
     let visitor = server.visitor_token().await;
-    let conversation = server.conversation_of(&visitor, "where is my parcel?").await;
+    let conversation = server
+        .conversation_of(&visitor, "where is my parcel?")
+        .await;
     let identified = server
-        .graphql(Some(&visitor), IDENTIFY, json!({"e": "pat@example.com", "n": "Pat"}))
+        .graphql(
+            Some(&visitor),
+            IDENTIFY,
+            json!({"e": "pat@example.com", "n": "Pat"}),
+        )
         .await;
     let contact = identified["data"]["identifyVisitor"]["contact"]["id"]
         .as_str()
@@ -506,7 +512,14 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
         )
         .await;
     assert_eq!(ai["data"]["sendMessage"]["userErrors"], json!([]), "{ai}");
-    send(&server, &agent, &conversation, "internal: VIP customer", true).await;
+    send(
+        &server,
+        &agent,
+        &conversation,
+        "internal: VIP customer",
+        true,
+    )
+    .await;
     let note = server
         .graphql(
             Some(&agent),
@@ -514,7 +527,11 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
             json!({"k": contact}),
         )
         .await;
-    assert_eq!(note["data"]["addContactNote"]["userErrors"], json!([]), "{note}");
+    assert_eq!(
+        note["data"]["addContactNote"]["userErrors"],
+        json!([]),
+        "{note}"
+    );
     server.settle().await;
 
     let url = format!("{}/export/contacts/{contact}.json", server.url);
@@ -537,11 +554,25 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["author"]["kind"].as_str().unwrap(), m["body"].as_str().unwrap()))
+        .map(|m| {
+            (
+                m["author"]["kind"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(authors, [("VISITOR", "where is my parcel?"), ("AI", "It ships today.")]);
+    assert_eq!(
+        authors,
+        [
+            ("VISITOR", "where is my parcel?"),
+            ("AI", "It ships today.")
+        ]
+    );
     assert_eq!(messages[1]["author"]["name"], "Robo");
-    assert!(!export.to_string().contains("VIP"), "internal notes stay internal");
+    assert!(
+        !export.to_string().contains("VIP"),
+        "internal notes stay internal"
+    );
 
     let uuid = tahc_api::export::contact_id(&contact).unwrap();
     let (status, by_uuid) = get(
@@ -549,7 +580,10 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
         format!("{}/export/contacts/{uuid}.json", server.url),
     )
     .await;
-    assert_eq!((status.as_u16(), &by_uuid["contact"]), (200, &export["contact"]));
+    assert_eq!(
+        (status.as_u16(), &by_uuid["contact"]),
+        (200, &export["contact"])
+    );
 
     let (status, _) = get(None, url.clone()).await;
     assert_eq!(status, 401);

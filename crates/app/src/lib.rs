@@ -20,6 +20,7 @@ mod node;
 pub mod permission;
 mod principal;
 pub mod process;
+pub mod rebuild;
 mod vault;
 
 pub use activity::{Activity, ActivityKind, TeamActivity};

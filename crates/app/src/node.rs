@@ -152,6 +152,7 @@ impl Node {
         };
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
         let log = SledLog::open(data_dir.join("log"))?;
+        crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
         let views = Views::open(data_dir.join("views"))?;
         let email_key = EmailKey::from_bytes(secret(&data_dir.join("email.key"))?);
         let token_key = secret(&data_dir.join("token.key"))?;

@@ -49,6 +49,30 @@ impl Views {
         })
     }
 
+    /// The names of every view in the database.
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .into_iter()
+            .filter_map(|name| String::from_utf8(name.to_vec()).ok())
+            .filter(|name| name != "__sled__default")
+            .collect()
+    }
+
+    /// Copies view `name`, checkpoint included, into `other`.
+    pub fn copy_into(&self, name: &str, other: &Views) -> Result<(), ViewError> {
+        let from = self.db.open_tree(name)?;
+        let to = other.db.open_tree(name)?;
+        let mut batch = sled::Batch::default();
+        for entry in &from {
+            let (key, value) = entry?;
+            batch.insert(key, value);
+        }
+        to.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// The view called `name`.
     pub fn view(&self, name: &str) -> Result<View, ViewError> {
         Ok(View {

@@ -1,8 +1,12 @@
-//! `tahc`: the conversation service's binary: `serve` runs a node; `events`
-//! and `verify` read and check the event log of a data directory.
+//! `tahc`: the conversation service's binary: `serve` runs a node; the
+//! other commands read, check, replay, rebuild and export a data directory
+//! for auditors and operators.
 
 mod data_dir;
 mod events;
+mod export;
+mod rebuild;
+mod replay;
 mod serve;
 mod verify;
 
@@ -45,6 +49,12 @@ enum Command {
     Events(events::EventsArgs),
     /// Walk the hash chain; exit 0 when it holds, 1 with the first bad position.
     Verify(DataDirArg),
+    /// Print one conversation as it stood at a time or log position.
+    Replay(replay::ReplayArgs),
+    /// Drop every view and rebuild it from the log (the node must be stopped).
+    Rebuild(DataDirArg),
+    /// Print everything about one contact as JSON (a privacy request).
+    Export(export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +78,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Verify(args) => verify::run(&args.data_dir).await,
+            Command::Replay(args) => replay::run(args).await,
+            Command::Rebuild(args) => rebuild::run(args).await,
+            Command::Export(args) => export::run(args).await,
         }
     });
     match outcome {
