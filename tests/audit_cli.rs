@@ -125,17 +125,20 @@ async fn events_filters_a_conversation_by_type_and_shows_personal_data_opened_or
         all.iter()
             .all(|e| e["stream_id"] == format!("conversation-{conversation}"))
     );
-    let messages = json_lines(&tahc(
-        h.dir.path(),
-        &[
-            "events",
-            "--json",
-            "--conversation",
-            &conversation,
-            "--type",
-            "conversation.message_posted",
-        ],
-    ));
+    let messages_of = |conversation: &str| {
+        json_lines(&tahc(
+            h.dir.path(),
+            &[
+                "events",
+                "--json",
+                "--conversation",
+                conversation,
+                "--type",
+                "conversation.message_posted",
+            ],
+        ))
+    };
+    let messages = messages_of(&conversation);
     let bodies: Vec<&str> = messages
         .iter()
         .map(|e| e["payload"]["body"].as_str().unwrap())
@@ -146,17 +149,7 @@ async fn events_filters_a_conversation_by_type_and_shows_personal_data_opened_or
     );
     assert!(messages.len() < all.len());
 
-    let erased = json_lines(&tahc(
-        h.dir.path(),
-        &[
-            "events",
-            "--json",
-            "--conversation",
-            &gone.to_string(),
-            "--type",
-            "conversation.message_posted",
-        ],
-    ));
+    let erased = messages_of(&gone.to_string());
     assert_eq!(erased[0]["payload"]["body"], Value::Null, "{:?}", erased[0]);
 
     let none = json_lines(&tahc(

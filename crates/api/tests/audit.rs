@@ -47,6 +47,33 @@ async fn all_events(server: &Server, key: &str, filter: Value, page: i64) -> Vec
     }
 }
 
+/// `visitor` gives an email and a name: the global id of its contact.
+async fn identify(server: &Server, visitor: &str, email: &str, name: &str) -> String {
+    let identified = server
+        .graphql(Some(visitor), IDENTIFY, json!({"e": email, "n": name}))
+        .await;
+    identified["data"]["identifyVisitor"]["contact"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{identified}"))
+        .to_owned()
+}
+
+/// `key` writes a note on `contact`.
+async fn add_note(server: &Server, key: &str, contact: &str, body: &str) {
+    let note = server
+        .graphql(
+            Some(key),
+            "mutation($k:ID!,$b:String!){addContactNote(input:{contactId:$k,body:$b}){userErrors{code}}}",
+            json!({"k": contact, "b": body}),
+        )
+        .await;
+    assert_eq!(
+        note["data"]["addContactNote"]["userErrors"],
+        json!([]),
+        "{note}"
+    );
+}
+
 async fn send(server: &Server, key: &str, conversation: &str, body: &str, internal: bool) {
     let sent = server
         .graphql(
@@ -343,29 +370,8 @@ async fn personal_data_is_sealed_in_the_log_and_erasure_shreds_it_everywhere_whi
     let conversation = server
         .conversation_of(&visitor, "my secret plan is ready")
         .await;
-    let identified = server
-        .graphql(
-            Some(&visitor),
-            IDENTIFY,
-            json!({"e": "ada.secret@example.com", "n": "Ada Lovelace"}),
-        )
-        .await;
-    let contact = identified["data"]["identifyVisitor"]["contact"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{identified}"))
-        .to_owned();
-    let note = server
-        .graphql(
-            Some(&server.admin_key),
-            "mutation($k:ID!){addContactNote(input:{contactId:$k,body:\"prefers tea\"}){userErrors{code}}}",
-            json!({"k": contact}),
-        )
-        .await;
-    assert_eq!(
-        note["data"]["addContactNote"]["userErrors"],
-        json!([]),
-        "{note}"
-    );
+    let contact = identify(&server, &visitor, "ada.secret@example.com", "Ada Lovelace").await;
+    add_note(&server, &server.admin_key, &contact, "prefers tea").await;
     server.settle().await;
 
     // Sealed at rest from the first byte, readable through the service.
@@ -493,17 +499,7 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
     let conversation = server
         .conversation_of(&visitor, "where is my parcel?")
         .await;
-    let identified = server
-        .graphql(
-            Some(&visitor),
-            IDENTIFY,
-            json!({"e": "pat@example.com", "n": "Pat"}),
-        )
-        .await;
-    let contact = identified["data"]["identifyVisitor"]["contact"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{identified}"))
-        .to_owned();
+    let contact = identify(&server, &visitor, "pat@example.com", "Pat").await;
     let ai = server
         .graphql(
             Some(&bot),
@@ -520,18 +516,7 @@ async fn an_admin_exports_everything_about_a_contact_as_one_json_document() {
         true,
     )
     .await;
-    let note = server
-        .graphql(
-            Some(&agent),
-            "mutation($k:ID!){addContactNote(input:{contactId:$k,body:\"called twice\"}){userErrors{code}}}",
-            json!({"k": contact}),
-        )
-        .await;
-    assert_eq!(
-        note["data"]["addContactNote"]["userErrors"],
-        json!([]),
-        "{note}"
-    );
+    add_note(&server, &agent, &contact, "called twice").await;
     server.settle().await;
 
     let url = format!("{}/export/contacts/{contact}.json", server.url);
