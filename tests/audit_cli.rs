@@ -352,3 +352,61 @@ async fn commands_on_a_running_servers_data_dir_refuse_clearly_and_change_nothin
     let verified = tahc(dir.path(), &["verify"]);
     assert!(verified.status.success(), "{}", text(&verified.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_as_durable_as_the_messages_they_seal_across_a_sigkill() {
+    use serde_json::json;
+    let dir = TempDir::new().unwrap();
+    let served = support::serve(&dir, Some(support::BOOTSTRAP_KEY));
+    let viewer = support::graphql(
+        &served.base,
+        support::BOOTSTRAP_KEY,
+        "{viewer{workspace{id}}}",
+        json!({}),
+    )
+    .await;
+    let workspace = viewer["data"]["viewer"]["workspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut acknowledged = Vec::new();
+    for n in 0..5 {
+        let token = support::visitor(&served.base, &workspace).await;
+        let body = format!("acknowledged secret {n}");
+        let started = support::graphql(
+            &served.base,
+            &token,
+            "mutation($b:String!){startConversation(input:{body:$b}){conversation{id}}}",
+            json!({"b": body}),
+        )
+        .await;
+        assert!(
+            started["data"]["startConversation"]["conversation"]["id"].is_string(),
+            "{started}"
+        );
+        acknowledged.push(body);
+    }
+    support::kill(served);
+
+    assert!(
+        !holds(&bytes_under(&dir.path().join("log")), "acknowledged secret"),
+        "sealed at rest"
+    );
+    let output = tahc(
+        dir.path(),
+        &["events", "--json", "--type", "conversation.message_posted"],
+    );
+    let bodies: Vec<String> = json_lines(&output)
+        .iter()
+        .map(|e| {
+            e["payload"]["body"]
+                .as_str()
+                .unwrap_or("<erased>")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        bodies, acknowledged,
+        "every acknowledged message opens after the crash"
+    );
+}
