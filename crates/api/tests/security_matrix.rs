@@ -166,6 +166,24 @@ fn operations() -> Vec<Operation> {
             [O, O, O, O, O, N, N, U]
         ),
         op!(
+            "events",
+            "query($c:ID!){events(first:5,filter:{conversationId:$c}){edges{node{type payload}}}}",
+            |t| json!({"c": t.conversation}),
+            [O, F, F, O, F, F, O, U]
+        ),
+        op!(
+            "conversationAsOf",
+            "query($c:ID!){conversationAsOf(id:$c,position:\"999999999\"){id status messages{nodes{body}}}}",
+            |t| json!({"c": t.conversation}),
+            [O, F, F, O, F, F, N, U]
+        ),
+        op!(
+            "verifyLog",
+            "query{verifyLog{ok checkedEvents}}",
+            |_t| json!({}),
+            [O, F, F, O, F, F, O, U]
+        ),
+        op!(
             "node",
             "query($c:ID!){node(id:$c){id}}",
             |t| json!({"c": t.conversation}),
