@@ -456,6 +456,22 @@ async fn personal_data_is_sealed_in_the_log_and_erasure_shreds_it_everywhere_whi
             .all(|m| m["body"] == ""),
         "{seen}"
     );
+    // The live log, replayed from the start, shows them erased too.
+    let mut live = support::ws::Ws::open(&server.ws_url(), &auditor).await;
+    live.subscribe(
+        "log",
+        "subscription($c:ID!){events(after:\"0\",filter:{conversationId:$c}){type payload}}",
+        json!({"c": conversation}),
+    )
+    .await;
+    let replayed = live.nexts("log", after.len()).await;
+    let posted = replayed
+        .iter()
+        .map(|n| &n["data"]["events"])
+        .find(|e| e["type"] == "conversation.message_posted")
+        .unwrap();
+    assert_eq!(posted["payload"]["body"], Value::Null, "{posted}");
+
     let search = server
         .graphql(
             Some(&server.admin_key),
