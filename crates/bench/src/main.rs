@@ -4,6 +4,7 @@
 
 mod live;
 mod query;
+mod rebuild;
 mod report;
 mod store;
 
@@ -34,6 +35,8 @@ enum Bench {
     Mutation(query::MutationArgs),
     /// Subscribers on `conversationChanges` while writers post.
     Live(live::LiveArgs),
+    /// `tahc rebuild` over sealed conversations, beside reading the log.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         Bench::Query(args) => runtime.block_on(query::run_query(args)),
         Bench::Mutation(args) => runtime.block_on(query::run_mutation(args)),
         Bench::Live(args) => runtime.block_on(live::run(args)).map_err(|e| e as _),
+        Bench::Rebuild(args) => runtime.block_on(rebuild::run(args)).map_err(|e| e as _),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");
