@@ -218,3 +218,22 @@ async fn too_many_operations_on_one_connection_are_refused_with_an_error() {
         "LIMIT_EXCEEDED"
     );
 }
+
+#[tokio::test]
+async fn a_peer_that_answers_no_ping_is_closed_with_4504_while_a_live_one_stays() {
+    let server = Server::start_live(LiveSettings {
+        keep_alive: Duration::from_millis(100),
+        peer_timeout: Duration::from_millis(500),
+        ..LiveSettings::default()
+    })
+    .await;
+    let mut live = Ws::open(&server.ws_url(), &server.admin_key).await;
+    let mut gone = Ws::open(&server.ws_url(), &server.admin_key).await;
+    // Reading answers the server's WebSocket pings; `gone` reads nothing.
+    live.silent_for(Duration::from_millis(1500)).await;
+    let (code, reason) = gone.closed().await;
+    assert_eq!(code, 4504, "{reason}");
+    assert!(reason.contains("No answer to pings"), "{reason}");
+    live.send(json!({"type": "ping"})).await;
+    assert_eq!(live.message().await["type"], "pong");
+}

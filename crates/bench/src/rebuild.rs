@@ -35,12 +35,16 @@ pub struct RebuildArgs {
 /// reports both rates.
 pub async fn run(args: RebuildArgs) -> Result<()> {
     let scratch = crate::scratch(args.dir.as_ref())?;
-    let node = Arc::new(
-        Node::start_with(scratch.path(), Arc::new(SystemClock), Reactions::Off).await?,
-    );
+    let node =
+        Arc::new(Node::start_with(scratch.path(), Arc::new(SystemClock), Reactions::Off).await?);
     let workspace = node
         .commands
-        .create_workspace("Bench".into(), "Ada".into(), "ada@bench.example".into(), None)
+        .create_workspace(
+            "Bench".into(),
+            "Ada".into(),
+            "ada@bench.example".into(),
+            None,
+        )
         .await?
         .workspace_id;
     let mut writers = tokio::task::JoinSet::new();
@@ -95,7 +99,8 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
         events += page.len() as u64;
     }
     let baseline = events as f64 / started.elapsed().as_secs_f64();
-    let rebuilt = tahc_app::rebuild::rebuild(&log, &scratch.path().join("views"), |_, _| {}).await?;
+    let rebuilt =
+        tahc_app::rebuild::rebuild(&log, &scratch.path().join("views"), |_, _| {}).await?;
     log.close().await;
     report::throughput(
         "rebuild",

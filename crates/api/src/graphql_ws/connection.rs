@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use async_graphql::Executor;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -39,7 +41,7 @@ const WRITE_BATCH: usize = 64;
 
 /// A frame waiting for the writer, with the buffer slot it takes.
 struct Outbound {
-    text: String,
+    message: Message,
     slot: OwnedSemaphorePermit,
 }
 
@@ -104,24 +106,29 @@ pub async fn serve(
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval(connection.settings.keep_alive);
     keep_alive.reset();
+    let mut last_heard = Instant::now();
     let closed = loop {
         let step = tokio::select! {
             () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
-            _ = keep_alive.tick() => connection.send(protocol::ping()),
+            _ = keep_alive.tick() => connection.keep_alive(last_heard),
             Some(ended) = connection.tasks.join_next() => match ended {
                 Ok(ended) => connection.ended(ended),
                 // An aborted operation was completed by the client.
                 Err(_) => Ok(()),
             },
-            message = incoming.next() => match message {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
-                Some(Ok(Message::Text(text))) => connection.receive(text.as_str()),
-                Some(Ok(Message::Binary(_))) => {
-                    Err(Close::bad_request("binary frames are not part of the protocol"))
+            message = incoming.next() => {
+                last_heard = Instant::now();
+                match message {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                    Some(Ok(Message::Text(text))) => connection.receive(text.as_str()),
+                    Some(Ok(Message::Binary(_))) => {
+                        Err(Close::bad_request("binary frames are not part of the protocol"))
+                    }
+                    // Pings are answered by the WebSocket layer itself; a
+                    // pong only tells the peer is alive.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                 }
-                // Pings are answered by the WebSocket layer itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-            },
+            }
         };
         if let Err(close) = step {
             break Some(close);
@@ -131,22 +138,50 @@ pub async fn serve(
     if let Some(reason) = closed {
         tracing::debug!(code = reason.code, reason = %reason.reason, "closing a WebSocket");
         let _ = close.send(reason);
+        // As RFC 6455 asks, wait (bounded) for the peer's close frame before
+        // dropping the socket: a peer still writing would otherwise get a
+        // reset, which discards our close frame unread.
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            while let Some(Ok(message)) = incoming.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     drop(connection);
     let _ = writer.await;
 }
 
 impl Connection {
+    /// Pings the peer, both in the protocol (graphql-ws clients answer
+    /// `pong`) and at the WebSocket level (every WebSocket answers), or
+    /// closes the connection when nothing came back for `peer_timeout`:
+    /// the peer is gone, or stuck.
+    fn keep_alive(&self, last_heard: Instant) -> Result<(), Close> {
+        if last_heard.elapsed() >= self.settings.peer_timeout {
+            return Err(Close::silent_peer(self.settings.peer_timeout));
+        }
+        self.send(protocol::ping())?;
+        self.queue(Message::Ping(Default::default()))
+    }
+
     /// Queues a protocol reply; a client that lets replies pile up has
     /// stopped reading.
     fn send(&self, text: String) -> Result<(), Close> {
+        self.queue(Message::Text(text.into()))
+    }
+
+    /// Queues a frame, counted against the control buffer.
+    fn queue(&self, message: Message) -> Result<(), Close> {
         let slot = self
             .control
             .clone()
             .try_acquire_owned()
             .map_err(|_| Close::slow_consumer("the connection"))?;
         self.outbound
-            .send(Outbound { text, slot })
+            .send(Outbound { message, slot })
             .map_err(|_| Close::going_away())
     }
 
@@ -292,8 +327,8 @@ async fn operation(
         let Ok(slot) = buffer.clone().try_acquire_owned() else {
             return Ended::Overflow { id };
         };
-        let text = protocol::next(&id, &response);
-        if outbound.send(Outbound { text, slot }).is_err() {
+        let message = Message::Text(protocol::next(&id, &response).into());
+        if outbound.send(Outbound { message, slot }).is_err() {
             break;
         }
     }
@@ -333,7 +368,7 @@ async fn write(
             let mut slots = Vec::with_capacity(batch.len());
             for frame in batch {
                 slots.push(frame.slot);
-                sink.feed(Message::Text(frame.text.into())).await?;
+                sink.feed(frame.message).await?;
             }
             // The slots go back once the frames are written.
             sink.flush().await

@@ -24,6 +24,9 @@ pub struct LiveSettings {
     pub init_timeout: Duration,
     /// How often the server pings, so idle proxies keep the connection.
     pub keep_alive: Duration,
+    /// How long a peer may stay silent (no message, no pong) before it is
+    /// taken for gone and closed with 4504; longer than `keep_alive`.
+    pub peer_timeout: Duration,
     /// Frames one operation may have waiting to be written; a client that
     /// lets a buffer fill is disconnected (1013).
     pub subscription_buffer: usize,
@@ -36,6 +39,7 @@ impl Default for LiveSettings {
         LiveSettings {
             init_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(15),
+            peer_timeout: Duration::from_secs(45),
             subscription_buffer: 256,
             max_operations: 100,
         }

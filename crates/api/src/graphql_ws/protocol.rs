@@ -86,6 +86,18 @@ impl Close {
         )
     }
 
+    /// 4504: nothing, not even a pong, came from the peer for `silence`.
+    #[must_use]
+    pub fn silent_peer(silence: std::time::Duration) -> Self {
+        Close::new(
+            4504,
+            format!(
+                "No answer to pings for {} s; reconnect and resume with `after`",
+                silence.as_secs()
+            ),
+        )
+    }
+
     /// 1001 (going away): the server is shutting down.
     #[must_use]
     pub fn going_away() -> Self {
