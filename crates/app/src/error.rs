@@ -59,3 +59,15 @@ pub enum AppError {
     #[error("cannot encode an event: {0}")]
     Encode(#[from] serde_json::Error),
 }
+
+impl From<tahc_projections::ViewError> for AppError {
+    fn from(error: tahc_projections::ViewError) -> Self {
+        AppError::View(error.to_string())
+    }
+}
+
+impl From<tahc_projections::ProjectionError> for AppError {
+    fn from(error: tahc_projections::ProjectionError) -> Self {
+        AppError::View(error.to_string())
+    }
+}

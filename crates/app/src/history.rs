@@ -80,18 +80,11 @@ pub async fn conversation_as_of(
     if workspace.is_some_and(|w| w != first.workspace_id) {
         return Ok(None);
     }
-    let views = Views::temporary().map_err(view_error)?;
-    let projection = Projection::new(ConversationsProjector, vault, &views).map_err(view_error)?;
-    projection
-        .apply(&history)
-        .map_err(|error| AppError::View(error.to_string()))?;
+    let views = Views::temporary()?;
+    let projection = Projection::new(ConversationsProjector, vault, &views)?;
+    projection.apply(&history)?;
     let messages = Conversations::new(projection.view().clone());
     Ok(messages
-        .get(id)
-        .map_err(view_error)?
+        .get(id)?
         .map(|record| ConversationAsOf { record, messages }))
-}
-
-fn view_error(error: tahc_projections::ViewError) -> AppError {
-    AppError::View(error.to_string())
 }

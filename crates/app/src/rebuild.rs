@@ -107,7 +107,7 @@ pub async fn rebuild(
                 .apply(&page)
                 .and_then(|()| contacts.apply(&page))
                 .and_then(|()| team.apply(&page))
-                .map_err(|failed| crate::error::AppError::View(failed.to_string()))?;
+                .map_err(crate::error::AppError::from)?;
             progress(position, head.max(position));
         }
         if views.exists() {

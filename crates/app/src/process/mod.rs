@@ -200,5 +200,5 @@ impl<R: Reaction> ProcessManager<R> {
 }
 
 fn view_error(error: tahc_projections::ViewError) -> AppError {
-    AppError::View(error.to_string())
+    error.into()
 }
