@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tahc_events::Position;
 use tahc_projections::{
-    ContactsProjector, ConversationsProjector, Projection, TeamProjector, Views,
+    ContactsProjector, ConversationsProjector, Projection, ProjectionError, TeamProjector, Views,
 };
 use tahc_store::{LogReader, SledLog};
 
@@ -56,6 +56,17 @@ fn file_error(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// The outcome of a view's thread; a panic there is a failure of the view.
+fn join(
+    thread: std::thread::ScopedJoinHandle<'_, Result<(), ProjectionError>>,
+) -> Result<(), ProjectionError> {
+    thread.join().unwrap_or_else(|_| {
+        Err(ProjectionError::View(tahc_projections::ViewError::Record(
+            "a view's rebuild thread panicked".into(),
+        )))
+    })
 }
 
 /// Finishes or undoes a swap a crash interrupted, so that `views` is
@@ -103,11 +114,17 @@ pub async fn rebuild(
             let Some(last) = page.last() else { break };
             position = last.position;
             events += page.len() as u64;
-            conversations
-                .apply(&page)
-                .and_then(|()| contacts.apply(&page))
-                .and_then(|()| team.apply(&page))
-                .map_err(crate::error::AppError::from)?;
+            // The three views are independent: apply the page to each on
+            // its own thread.
+            let applied = std::thread::scope(|threads| {
+                let contacts = threads.spawn(|| contacts.apply(&page));
+                let team = threads.spawn(|| team.apply(&page));
+                let conversations = conversations.apply(&page);
+                [conversations, join(contacts), join(team)]
+            });
+            for outcome in applied {
+                outcome.map_err(crate::error::AppError::from)?;
+            }
             progress(position, head.max(position));
         }
         if views.exists() {
