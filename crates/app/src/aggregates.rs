@@ -68,6 +68,10 @@ pub struct Aggregates {
     log: SharedLog,
     vault: Arc<Vault>,
     recent: Arc<Mutex<HashMap<StreamId, Recent>>>,
+    /// Streams this node is changing right now: one command per stream at a
+    /// time, so commands on a busy stream queue instead of losing races to
+    /// each other (other nodes may still race; the retries are for them).
+    writing: Arc<Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// A stream's state as last folded, so the next load reads only the
@@ -90,6 +94,7 @@ impl Aggregates {
             log,
             vault,
             recent: Arc::default(),
+            writing: Arc::default(),
         }
     }
 
@@ -185,6 +190,31 @@ impl Aggregates {
     /// Decides `command` (built from the current state, so that a retry
     /// decides afresh) and appends its events, retrying on conflicts.
     pub async fn execute<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        context: &Context,
+        command: impl FnMut(&A::State) -> Result<A::Command, AppError>,
+    ) -> Result<Executed<A::State>, AppError> {
+        let turn = {
+            let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            writing.entry(stream.clone()).or_default().clone()
+        };
+        let executed = {
+            let _turn = turn.clone().lock_owned().await;
+            self.execute_in_turn::<A>(stream, context, command).await
+        };
+        drop(turn);
+        let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        if writing
+            .get(stream)
+            .is_some_and(|turn| Arc::strong_count(turn) == 1)
+        {
+            writing.remove(stream);
+        }
+        executed
+    }
+
+    async fn execute_in_turn<A: Aggregate>(
         &self,
         stream: &StreamId,
         context: &Context,

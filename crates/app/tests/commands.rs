@@ -24,7 +24,7 @@ fn message(world: &World, body: &str, internal: bool, key: Option<&str>) -> Send
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_commands_on_one_conversation_all_land_through_retries() {
+async fn concurrent_commands_on_one_conversation_all_land_one_after_another() {
     let world = Arc::new(World::new().await);
     let before = world.log.head().await.unwrap();
     let tasks: Vec<_> = (0..16)
