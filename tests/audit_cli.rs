@@ -358,17 +358,7 @@ async fn keys_are_as_durable_as_the_messages_they_seal_across_a_sigkill() {
     use serde_json::json;
     let dir = TempDir::new().unwrap();
     let served = support::serve(&dir, Some(support::BOOTSTRAP_KEY));
-    let viewer = support::graphql(
-        &served.base,
-        support::BOOTSTRAP_KEY,
-        "{viewer{workspace{id}}}",
-        json!({}),
-    )
-    .await;
-    let workspace = viewer["data"]["viewer"]["workspace"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = support::workspace_of(&served.base, support::BOOTSTRAP_KEY).await;
     let mut acknowledged = Vec::new();
     for n in 0..5 {
         let token = support::visitor(&served.base, &workspace).await;

@@ -9,7 +9,7 @@ mod support;
 mod ws;
 
 use serde_json::{Value, json};
-use support::{BOOTSTRAP_KEY, graphql, kill, serve, stop, visitor};
+use support::{BOOTSTRAP_KEY, graphql, kill, serve, stop, visitor, workspace_of};
 use tempfile::TempDir;
 use ws::Ws;
 
@@ -55,17 +55,7 @@ fn position(change: &Value) -> u64 {
 async fn a_subscriber_resumes_after_a_crash_and_restart_with_nothing_missed_or_repeated() {
     let dir = TempDir::new().unwrap();
     let served = serve(&dir, Some(BOOTSTRAP_KEY));
-    let viewer = graphql(
-        &served.base,
-        BOOTSTRAP_KEY,
-        "{viewer{workspace{id}}}",
-        json!({}),
-    )
-    .await;
-    let workspace = viewer["data"]["viewer"]["workspace"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = workspace_of(&served.base, BOOTSTRAP_KEY).await;
     let token = visitor(&served.base, &workspace).await;
     let started = graphql(
         &served.base,

@@ -91,6 +91,15 @@ pub fn kill(mut served: Served) {
     served.child.wait().unwrap();
 }
 
+/// The global id of the workspace `key` belongs to.
+pub async fn workspace_of(base: &str, key: &str) -> String {
+    let viewer = graphql(base, key, "{viewer{workspace{id}}}", json!({})).await;
+    viewer["data"]["viewer"]["workspace"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{viewer}"))
+        .to_owned()
+}
+
 /// A new visitor of `workspace` (a global id): its token.
 pub async fn visitor(base: &str, workspace: &str) -> String {
     let session: Value = reqwest::Client::new()
