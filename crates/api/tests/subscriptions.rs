@@ -303,53 +303,199 @@ async fn resuming_after_a_disconnect_delivers_every_missed_change_once_in_order(
     ws.silent_for(Duration::from_millis(200)).await;
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_cut_off_while_another_receives_everything() {
-    let server = Server::start_live(LiveSettings {
-        subscription_buffer: 8,
-        ..LiveSettings::default()
-    })
-    .await;
-    let visitor = server.visitor_token().await;
-    let conversation = server.conversation_of(&visitor, "flood").await;
-    let mut stalled = Ws::open_stalling(&server.ws_url(), &server.admin_key).await;
-    stalled.subscribe("inbox", INBOX, json!({})).await;
-    let mut reader = Ws::open(&server.ws_url(), &server.admin_key).await;
-    reader.subscribe("inbox", INBOX, json!({})).await;
-    let body = "x".repeat(9_000);
-    let messages = 400;
-    let posting = async {
-        for n in 0..messages {
+/// The bodies of the next `count` messages on inbox operation `id`,
+/// skipping changes without one.
+async fn bodies(ws: &mut Ws, id: &str, count: usize) -> Vec<String> {
+    let mut bodies = Vec::with_capacity(count);
+    while bodies.len() < count {
+        let next = ws.nexts(id, 1).await;
+        if let Some(body) = change(&next[0])["message"]["body"].as_str() {
+            bodies.push(body.to_owned());
+        }
+    }
+    bodies
+}
+
+/// A server whose operations buffer 8 frames and wait `stall` for room,
+/// with a conversation and two admin inbox subscribers: one with a tiny
+/// receive window that does not read, one that reads.
+struct Flood {
+    chat: Chat,
+    stalled: Ws,
+    reader: Ws,
+}
+
+/// A visitor's conversation on a server.
+struct Chat {
+    server: Server,
+    visitor: String,
+    conversation: String,
+}
+
+impl Flood {
+    async fn start(stall: Duration) -> Flood {
+        let server = Server::start_live(LiveSettings {
+            subscription_buffer: 8,
+            stall_timeout: stall,
+            ..LiveSettings::default()
+        })
+        .await;
+        let visitor = server.visitor_token().await;
+        let conversation = server.conversation_of(&visitor, "flood").await;
+        let mut stalled = Ws::open_stalling(&server.ws_url(), &server.admin_key).await;
+        stalled.subscribe("inbox", INBOX, json!({})).await;
+        let mut reader = Ws::open(&server.ws_url(), &server.admin_key).await;
+        reader.subscribe("inbox", INBOX, json!({})).await;
+        Flood {
+            chat: Chat {
+                server,
+                visitor,
+                conversation,
+            },
+            stalled,
+            reader,
+        }
+    }
+
+    /// The numbers of the next `count` messages `ws` receives.
+    async fn numbers(ws: &mut Ws, count: usize) -> Vec<usize> {
+        bodies(ws, "inbox", count)
+            .await
+            .iter()
+            .map(|body| body.split(' ').next().unwrap().parse().unwrap())
+            .collect()
+    }
+}
+
+impl Chat {
+    /// Posts messages numbered `0..count`, each far larger than the
+    /// stalled client's receive window.
+    async fn post_numbered(&self, count: usize) {
+        let body = "x".repeat(9_000);
+        for n in 0..count {
+            let numbered = format!("{n} {body}");
             post(
-                &server,
-                &visitor,
-                &conversation,
-                &format!("{n} {body}"),
+                &self.server,
+                &self.visitor,
+                &self.conversation,
+                &numbered,
                 false,
             )
             .await;
         }
-    };
-    let reading = async {
-        let mut received = Vec::new();
-        for change in reader.nexts("inbox", messages).await {
-            received.push(
-                change["data"]["conversationChanges"]["message"]["body"]
-                    .as_str()
-                    .unwrap()
-                    .split(' ')
-                    .next()
-                    .unwrap()
-                    .parse::<usize>()
-                    .unwrap(),
-            );
-        }
-        received
-    };
-    let ((), received) = tokio::join!(posting, reading);
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_while_another_receives_everything() {
+    let mut flood = Flood::start(Duration::from_millis(200)).await;
+    let messages = 400;
+    let (_, received) = tokio::join!(
+        flood.chat.post_numbered(messages),
+        Flood::numbers(&mut flood.reader, messages)
+    );
     assert_eq!(received, (0..messages).collect::<Vec<_>>());
     // The stalled client reads at last: what was sent, then the close.
-    let (code, reason) = stalled.closed().await;
+    let (code, reason) = flood.stalled.closed().await;
     assert_eq!(code, 1013, "{reason}");
     assert!(reason.contains("Slow consumer"), "{reason}");
+}
+
+#[tokio::test]
+async fn subscribers_asking_the_same_each_receive_only_what_their_own_rights_allow() {
+    let server = Server::start().await;
+    let (alice, bob) = (server.visitor_token().await, server.visitor_token().await);
+    let hers = server.conversation_of(&alice, "alice here").await;
+    let his = server.conversation_of(&bob, "bob here").await;
+    take_over(&server, &hers).await;
+    // Five subscribers, one document, no variables: two visitors, two
+    // connections of the admin, and an agent.
+    let (_, agent) = server.add_agent(&server.admin_key, "Grace", "AGENT").await;
+    let mut sockets = Vec::new();
+    for credential in [&alice, &bob, &server.admin_key, &server.admin_key, &agent] {
+        let mut ws = Ws::open(&server.ws_url(), credential).await;
+        ws.subscribe("inbox", INBOX, json!({})).await;
+        sockets.push(ws);
+    }
+    post(&server, &alice, &hers, "from alice", false).await;
+    post(&server, &bob, &his, "from bob", false).await;
+    post(&server, &server.admin_key, &hers, "note on alice", true).await;
+    post(&server, &server.admin_key, &hers, "to alice", false).await;
+    post(&server, &bob, &his, "bob again", false).await;
+    let [alice_ws, bob_ws, admin, admin_again, agent_ws] = &mut sockets[..] else {
+        unreachable!()
+    };
+    // In log order: whatever was kept from one would show before the
+    // message that follows it.
+    assert_eq!(
+        bodies(alice_ws, "inbox", 2).await,
+        ["from alice", "to alice"]
+    );
+    assert_eq!(bodies(bob_ws, "inbox", 2).await, ["from bob", "bob again"]);
+    let team = [
+        "from alice",
+        "from bob",
+        "note on alice",
+        "to alice",
+        "bob again",
+    ];
+    assert_eq!(bodies(admin, "inbox", 5).await, team);
+    assert_eq!(bodies(admin_again, "inbox", 5).await, team);
+    assert_eq!(bodies(agent_ws, "inbox", 5).await, team);
+}
+
+#[tokio::test]
+async fn a_later_subscriber_gets_only_what_comes_after_it_even_when_another_asks_the_same() {
+    let server = Server::start().await;
+    let visitor = server.visitor_token().await;
+    let conversation = server.conversation_of(&visitor, "first").await;
+    let mut early = Ws::open(&server.ws_url(), &server.admin_key).await;
+    early.subscribe("inbox", INBOX, json!({})).await;
+    post(&server, &visitor, &conversation, "m1", false).await;
+    assert_eq!(bodies(&mut early, "inbox", 1).await, ["m1"]);
+    let mut late = Ws::open(&server.ws_url(), &server.admin_key).await;
+    late.subscribe("inbox", INBOX, json!({})).await;
+    // The subscription is running once the connection answers a ping.
+    late.send(json!({"type": "ping"})).await;
+    assert_eq!(late.message().await["type"], "pong");
+    post(&server, &visitor, &conversation, "m2", false).await;
+    assert_eq!(bodies(&mut late, "inbox", 1).await, ["m2"]);
+    assert_eq!(bodies(&mut early, "inbox", 1).await, ["m2"]);
+    late.silent_for(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_resume_from_further_back_than_a_running_subscription_still_gets_everything() {
+    let server = Server::start().await;
+    let visitor = server.visitor_token().await;
+    let conversation = server.conversation_of(&visitor, "first").await;
+    let mut first = Ws::open(&server.ws_url(), &server.admin_key).await;
+    first.subscribe("inbox", INBOX, json!({})).await;
+    post(&server, &visitor, &conversation, "m1", false).await;
+    let resume_at = position(change(&first.nexts("inbox", 1).await[0])) - 1;
+    let from_m1 = json!({"after": resume_at.to_string()});
+    let mut a = Ws::open(&server.ws_url(), &server.admin_key).await;
+    a.subscribe("inbox", INBOX, from_m1.clone()).await;
+    assert_eq!(bodies(&mut a, "inbox", 1).await, ["m1"]);
+    post(&server, &visitor, &conversation, "m2", false).await;
+    assert_eq!(bodies(&mut a, "inbox", 1).await, ["m2"]);
+    // The same operation and variables, now that `a` has read past them.
+    let mut b = Ws::open(&server.ws_url(), &server.admin_key).await;
+    b.subscribe("inbox", INBOX, from_m1).await;
+    assert_eq!(bodies(&mut b, "inbox", 2).await, ["m1", "m2"]);
+    post(&server, &visitor, &conversation, "m3", false).await;
+    assert_eq!(bodies(&mut b, "inbox", 1).await, ["m3"]);
+    assert_eq!(bodies(&mut a, "inbox", 1).await, ["m3"]);
+}
+
+#[tokio::test]
+async fn a_client_that_pauses_reading_catches_up_from_the_log_with_nothing_lost_or_repeated() {
+    let mut flood = Flood::start(Duration::from_secs(30)).await;
+    let messages = 100;
+    flood.chat.post_numbered(messages).await;
+    let expected: Vec<usize> = (0..messages).collect();
+    assert_eq!(Flood::numbers(&mut flood.reader, messages).await, expected);
+    // Far more than its buffer went past it; reading again, it gets all.
+    assert_eq!(Flood::numbers(&mut flood.stalled, messages).await, expected);
+    flood.stalled.silent_for(Duration::from_millis(200)).await;
 }

@@ -11,13 +11,12 @@
 //!   subscription. Clients run in the same process, so this is an upper
 //!   bound on the server's share (target ≤ 64 KiB).
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_app::{Node, Reactions, SendMessage, SystemClock};
@@ -73,6 +72,16 @@ async fn subscriber(url: &str, key: &str, query: &str) -> Result<Socket> {
     Ok(socket)
 }
 
+/// The number a bench message carries as its body, read straight from the
+/// frame's text: a subscriber that parsed every frame as JSON would cost
+/// the shared two cores more than the server it measures.
+fn body_number(frame: &str) -> Option<u64> {
+    let start = frame.find(r#""body":""#)? + r#""body":""#.len();
+    let digits = &frame[start..];
+    let end = digits.find('"')?;
+    digits[..end].parse().ok()
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -109,37 +118,39 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     tokio::spawn(async move { axum::serve(listener, router).await });
     let key = created.api_key.clone();
 
-    // Subscribers count frames and latencies against the acknowledgements.
-    let acks: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-    let latencies = Arc::new(Mutex::new(report::micros()));
+    // Subscribers count frames and latencies against the acknowledgements
+    // (microseconds since `epoch`, 0 until acknowledged), each in its own
+    // histogram so that measuring does not make readers contend.
+    let epoch = Instant::now();
     let expected = args.rate as u64 * args.seconds;
+    let acks: Arc<Vec<AtomicU64>> = Arc::new((0..expected).map(|_| AtomicU64::new(0)).collect());
     let mut readers = tokio::task::JoinSet::new();
     for _ in 0..args.subscribers {
         let mut socket = subscriber(&url, &key, CHANGES).await?;
-        let (acks, latencies) = (acks.clone(), latencies.clone());
+        let acks = acks.clone();
         readers.spawn(async move {
+            let mut latencies = report::micros();
             let mut seen = 0u64;
             while seen < expected {
-                let Some(Ok(Message::Text(text))) = socket.next().await else {
-                    break;
+                let text = match socket.next().await {
+                    Some(Ok(Message::Text(text))) => text,
+                    // Keep-alive pings (answered by tungstenite itself).
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
                 };
-                let arrived = Instant::now();
-                let frame: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
-                let body = &frame["payload"]["data"]["conversationChanges"]["message"]["body"];
-                let Some(seq) = body.as_str().and_then(|b| b.parse::<u64>().ok()) else {
+                let arrived = epoch.elapsed().as_micros() as u64;
+                let Some(seq) = body_number(text.as_str()) else {
                     continue;
                 };
                 seen += 1;
-                if let Some(acked) = acks.lock().expect("acks").get(&seq).copied() {
-                    let micros = arrived.saturating_duration_since(acked).as_micros() as u64;
-                    latencies
-                        .lock()
-                        .expect("latencies")
-                        .record(micros.max(1))
-                        .ok();
+                let acked = acks
+                    .get(seq as usize)
+                    .map_or(0, |a| a.load(Ordering::Acquire));
+                if acked > 0 {
+                    latencies.record(arrived.saturating_sub(acked).max(1)).ok();
                 }
             }
-            seen
+            (seen, latencies)
         });
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -148,7 +159,7 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     let writers = (args.rate as usize).div_ceil(100).max(1);
     let per_writer = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
     let mut posting = tokio::task::JoinSet::new();
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
     for _ in 0..writers {
         let visitor = node.commands.new_visitor(created.workspace_id).await?;
         let (conversation, _) = node
@@ -160,7 +171,7 @@ pub async fn run(args: LiveArgs) -> Result<()> {
             let mut ticks = tokio::time::interval(per_writer);
             loop {
                 ticks.tick().await;
-                let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let seq = next.fetch_add(1, Ordering::Relaxed);
                 if seq >= expected {
                     return Ok::<_, String>(());
                 }
@@ -175,7 +186,8 @@ pub async fn run(args: LiveArgs) -> Result<()> {
                     .send_message(&visitor, message)
                     .await
                     .map_err(|e| e.to_string())?;
-                acks.lock().expect("acks").insert(seq, Instant::now());
+                let acked = epoch.elapsed().as_micros() as u64;
+                acks[seq as usize].store(acked.max(1), Ordering::Release);
             }
         });
     }
@@ -183,13 +195,18 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         done??;
     }
     let mut delivered = 0u64;
+    let mut measured = report::micros();
     let deadline = tokio::time::sleep(Duration::from_secs(60));
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             () = &mut deadline => { readers.abort_all(); break; }
             next = readers.join_next() => match next {
-                Some(seen) => delivered += seen.unwrap_or(0),
+                Some(Ok((seen, latencies))) => {
+                    delivered += seen;
+                    measured.add(latencies).ok();
+                }
+                Some(Err(_)) => {}
                 None => break,
             },
         }
@@ -221,7 +238,6 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         }
         baseline.record(started.elapsed().as_micros() as u64).ok();
     }
-    let measured = latencies.lock().expect("latencies").clone();
     report::latency(
         "live_latency",
         &measured,

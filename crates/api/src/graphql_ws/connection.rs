@@ -23,10 +23,11 @@ use tahc_app::Principal;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
+use super::broadcast::{Broadcasts, Departure, Results, Subscriber, Topic};
 use super::protocol::{self, ClientMessage, Close, SubscribePayload};
 use super::{Live, LiveSettings};
 use crate::Refusal;
-use crate::schema::Caller;
+use crate::schema::{Caller, Delivery};
 
 /// How long the writer tries to deliver a close frame to a peer that may
 /// have stopped reading.
@@ -40,9 +41,11 @@ const CONTROL_BUFFER: usize = 64;
 const WRITE_BATCH: usize = 64;
 
 /// A frame waiting for the writer, with the buffer slot it takes.
-struct Outbound {
-    message: Message,
-    slot: OwnedSemaphorePermit,
+pub(super) struct Outbound {
+    /// The frame.
+    pub message: Message,
+    /// Its place in its operation's (or the connection's) buffer.
+    pub slot: OwnedSemaphorePermit,
 }
 
 /// What an operation's task reports when it stops.
@@ -254,25 +257,22 @@ impl Connection {
             );
             return self.send(protocol::error(&id, &[error]));
         }
-        let mut request = async_graphql::Request::new(payload.query).data(Caller(Some(principal)));
-        if let Some(name) = payload.operation_name {
-            request = request.operation_name(name);
-        }
-        if let Some(variables) = payload.variables {
-            request = request.variables(async_graphql::Variables::from_json(
-                serde_json::Value::Object(variables),
-            ));
-        }
         self.runs += 1;
         let run = self.runs;
-        let task = operation(
-            self.live.schema.clone(),
-            request,
-            id.clone(),
+        let task = Operation {
+            schema: self.live.schema.clone(),
+            broadcasts: self.live.broadcasts.clone(),
+            principal,
+            payload,
+            subscriber: Subscriber {
+                id: id.clone(),
+                outbound: self.outbound.clone(),
+                buffer: Arc::new(Semaphore::new(self.settings.subscription_buffer)),
+            },
             run,
-            self.outbound.clone(),
-            Arc::new(Semaphore::new(self.settings.subscription_buffer)),
-        );
+            stall_timeout: self.settings.stall_timeout,
+        }
+        .run();
         let handle = self.tasks.spawn(task);
         self.running.insert(id, (run, handle));
         Ok(())
@@ -302,40 +302,132 @@ impl Connection {
     }
 }
 
-/// Runs one operation, queueing a `next` frame per result.
-async fn operation(
+/// One operation of a connection: the request, and where its frames go.
+struct Operation {
     schema: crate::schema::TahcSchema,
-    request: async_graphql::Request,
-    id: String,
+    broadcasts: Arc<Broadcasts>,
+    principal: Principal,
+    payload: SubscribePayload,
+    subscriber: Subscriber,
     run: u64,
-    outbound: mpsc::UnboundedSender<Outbound>,
-    buffer: Arc<Semaphore>,
-) -> Ended {
-    let mut results = Executor::execute_stream(&schema, request, None);
-    let mut first = true;
-    while let Some(response) = results.next().await {
-        // A request that fails before it runs (parse, validation, a
-        // refused subscription) answers with `error`, not `next`.
-        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
-            return Ended::Done {
-                id,
-                run,
-                refused: Some(response.errors),
-            };
-        }
-        first = false;
-        let Ok(slot) = buffer.clone().try_acquire_owned() else {
-            return Ended::Overflow { id };
+    stall_timeout: Duration,
+}
+
+impl Operation {
+    /// Runs the operation to its end. A subscription that declares its
+    /// audience shares a broadcast with subscribers asking the same; if it
+    /// lags there, it continues on its own after the last change it got.
+    async fn run(self) -> Ended {
+        let delivery = Delivery::new();
+        let mut results = self.execute(&delivery);
+        let declared = tokio::select! {
+            biased;
+            // A query, a mutation, a refusal, or a subscription that
+            // renders for its caller alone.
+            first = results.next() => return self.alone(Some(first), results).await,
+            declared = delivery.declared() => declared,
         };
-        let message = Message::Text(protocol::next(&id, &response).into());
-        if outbound.send(Outbound { message, slot }).is_err() {
-            break;
+        let topic = Topic {
+            query: self.payload.query.clone(),
+            operation_name: self.payload.operation_name.clone(),
+            variables: serde_json::to_string(&self.payload.variables).unwrap_or_default(),
+            audience: declared.audience,
+        };
+        let subscriber = self.subscriber.clone();
+        let mut membership =
+            match self
+                .broadcasts
+                .join(topic, subscriber, declared.after, results, delivery)
+            {
+                Ok(membership) => membership,
+                Err(results) => return self.alone(None, results).await,
+            };
+        match membership.departure().await {
+            Departure::Ended => self.done(None),
+            Departure::Lagged { after } => {
+                drop(membership);
+                let results = self.execute(&Delivery::resuming_after(after));
+                self.alone(None, results).await
+            }
         }
     }
-    Ended::Done {
-        id,
-        run,
-        refused: None,
+
+    /// The operation's results, as the schema runs it with `delivery`.
+    fn execute(&self, delivery: &Arc<Delivery>) -> Results {
+        let payload = &self.payload;
+        let mut request = async_graphql::Request::new(payload.query.clone())
+            .data(Caller(Some(self.principal)))
+            .data(delivery.clone());
+        if let Some(name) = &payload.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        if let Some(variables) = &payload.variables {
+            request = request.variables(async_graphql::Variables::from_json(
+                serde_json::Value::Object(variables.clone()),
+            ));
+        }
+        Executor::execute_stream(&self.schema, request, None)
+    }
+
+    /// Queues a `next` frame per result of this operation's own execution,
+    /// `first` (already taken from `results`, if any) first. A full buffer
+    /// is waited on for the stall timeout, while the execution falls back
+    /// to reading the log.
+    async fn alone(
+        &self,
+        mut first: Option<Option<async_graphql::Response>>,
+        mut results: Results,
+    ) -> Ended {
+        // A request that fails before it runs (parse, validation, a
+        // refused subscription) answers with `error`, not `next`.
+        if let Some(Some(response)) = &first
+            && response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+        {
+            let errors = response.errors.clone();
+            return self.done(Some(errors));
+        }
+        loop {
+            let response = match first.take() {
+                Some(first) => first,
+                None => results.next().await,
+            };
+            let Some(response) = response else { break };
+            let buffer = &self.subscriber.buffer;
+            let slot = match buffer.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    match tokio::time::timeout(self.stall_timeout, buffer.clone().acquire_owned())
+                        .await
+                    {
+                        Ok(Ok(slot)) => slot,
+                        _ => {
+                            return Ended::Overflow {
+                                id: self.subscriber.id.clone(),
+                            };
+                        }
+                    }
+                }
+            };
+            let message = Message::Text(protocol::next(&self.subscriber.id, &response).into());
+            if self
+                .subscriber
+                .outbound
+                .send(Outbound { message, slot })
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.done(None)
+    }
+
+    fn done(&self, refused: Option<Vec<async_graphql::ServerError>>) -> Ended {
+        Ended::Done {
+            id: self.subscriber.id.clone(),
+            run: self.run,
+            refused,
+        }
     }
 }
 

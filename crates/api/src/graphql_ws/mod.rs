@@ -5,9 +5,11 @@
 //! [`protocol`] is the wire format and its close codes; [`connection`]
 //! runs one connection.
 
+mod broadcast;
 mod connection;
 pub mod protocol;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -27,9 +29,12 @@ pub struct LiveSettings {
     /// How long a peer may stay silent (no message, no pong) before it is
     /// taken for gone and closed with 4504; longer than `keep_alive`.
     pub peer_timeout: Duration,
-    /// Frames one operation may have waiting to be written; a client that
-    /// lets a buffer fill is disconnected (1013).
+    /// Frames one operation may have waiting to be written.
     pub subscription_buffer: usize,
+    /// How long an operation's buffer may stay full before its client
+    /// counts as stalled and is disconnected (1013); meanwhile its
+    /// subscription waits, reading the log when it goes on.
+    pub stall_timeout: Duration,
     /// Operations running at once on one connection.
     pub max_operations: usize,
 }
@@ -40,7 +45,8 @@ impl Default for LiveSettings {
             init_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(15),
             peer_timeout: Duration::from_secs(45),
-            subscription_buffer: 256,
+            subscription_buffer: 1_024,
+            stall_timeout: Duration::from_secs(5),
             max_operations: 100,
         }
     }
@@ -52,6 +58,7 @@ pub struct Live {
     schema: TahcSchema,
     gate: Gate,
     settings: LiveSettings,
+    broadcasts: Arc<broadcast::Broadcasts>,
 }
 
 impl Live {
@@ -62,6 +69,7 @@ impl Live {
             schema,
             gate,
             settings,
+            broadcasts: Arc::default(),
         }
     }
 

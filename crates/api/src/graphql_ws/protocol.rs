@@ -202,7 +202,16 @@ pub fn pong(payload: Option<Map<String, Value>>) -> String {
 /// A `next` message: one execution result of operation `id`.
 #[must_use]
 pub fn next(id: &str, response: &async_graphql::Response) -> String {
-    json!({"id": id, "type": "next", "payload": response}).to_string()
+    let payload = serde_json::to_string(response).unwrap_or_else(|_| "null".to_owned());
+    format!("{}{payload}}}", next_frame_start(id))
+}
+
+/// The start of a `next` message of operation `id`, up to its payload:
+/// a rendered payload and `}` complete it.
+#[must_use]
+pub fn next_frame_start(id: &str) -> String {
+    let id = serde_json::Value::from(id);
+    format!(r#"{{"id":{id},"type":"next","payload":"#)
 }
 
 /// An `error` message: operation `id` could not run (e.g. it failed

@@ -6,6 +6,7 @@ mod changes;
 mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
+mod delivery;
 mod errors;
 pub(crate) mod ids;
 mod log_events;
@@ -23,6 +24,7 @@ use async_graphql::{Context, MergedObject, Result, Schema};
 use axum::http::{HeaderMap, header};
 use tahc_app::{Node, Principal, api_key};
 
+pub use delivery::{Audience, Declaration, Delivery};
 pub use errors::{UserError, UserErrorCode};
 pub use ids::{decode as decode_id, encode as encode_id};
 pub use subscription::SubscriptionRoot;

@@ -65,6 +65,12 @@ pub struct ConversationCounts {
 }
 
 impl ConversationFilter {
+    /// Whether the filter searches words (resolved when it is applied).
+    #[must_use]
+    pub fn searches(&self) -> bool {
+        self.search.as_deref().is_some_and(|s| !s.trim().is_empty())
+    }
+
     /// The view's filter for `caller`: a visitor's own conversations only,
     /// a search resolved to the conversations it finds now.
     pub fn to_view(&self, node: &Node, caller: &Principal) -> Result<ViewFilter> {
@@ -84,7 +90,7 @@ impl ConversationFilter {
             visitor: caller.visitor_id(),
             only: None,
         };
-        if let Some(search) = self.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        if let Some(search) = self.search.as_deref().filter(|_| self.searches()) {
             filter.only = Some(found_by(node, caller, search)?);
         }
         Ok(filter)

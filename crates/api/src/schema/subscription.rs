@@ -19,14 +19,19 @@ use tokio::sync::broadcast::error::RecvError;
 use super::caller;
 use super::changes::{ContactChange, ConversationChange, ConversationWatch, contact_change};
 use super::conversation_mutations::ActivityKind;
+use super::delivery::{Audience, Declaration, Delivery};
 use super::errors::coded;
 use super::ids;
 use super::log_events::{LogEvent, LogEventFilter, may_read_log};
 use super::query::{ConversationFilter, visible_conversation};
 use super::types::{Agent, Conversation, node};
 
-/// Where a subscription starts: after `after`, or at the present.
-fn start(node: &Node, after: Option<String>) -> Result<Position> {
+/// Where a subscription starts: where its transport resumes it, after
+/// `after` (a position from an earlier change), or at the present.
+fn start(ctx: &Context<'_>, node: &Node, after: Option<String>) -> Result<Position> {
+    if let Some(resumed) = delivery(ctx).and_then(|delivery| delivery.resume_after()) {
+        return Ok(resumed);
+    }
     match after {
         None => Ok(node.applied.head()),
         Some(after) => after
@@ -34,6 +39,12 @@ fn start(node: &Node, after: Option<String>) -> Result<Position> {
             .parse()
             .map_err(|_| coded("BAD_USER_INPUT", "`after` is not a log position")),
     }
+}
+
+/// The operation's delivery, when a transport that shares renderings
+/// carries it.
+fn delivery(ctx: &Context<'_>) -> Option<Arc<Delivery>> {
+    ctx.data_opt::<Arc<Delivery>>().cloned()
 }
 
 /// The team only: FORBIDDEN for a visitor.
@@ -45,22 +56,32 @@ fn team_only(caller: &Principal, what: &str) -> Result<()> {
     }
 }
 
-/// What `judge` makes of every event after `after`, skipping those it
-/// leaves out. A read error is delivered once and ends the stream.
+/// What `judge` makes of every event after `after` (or where the
+/// transport resumes it), skipping those it leaves out. A read error is
+/// delivered once and ends the stream. With `shared_as`, the subscription
+/// declares that its changes depend on the caller only through that
+/// audience, so subscribers asking the same may share one rendering.
 fn follow<T, J>(
-    node: &Arc<Node>,
-    after: Position,
+    ctx: &Context<'_>,
+    after: Option<String>,
+    shared_as: Option<Audience>,
     judge: J,
-) -> impl Stream<Item = Result<T>> + use<T, J>
+) -> Result<impl Stream<Item = Result<T>> + use<T, J>>
 where
     T: Send + 'static,
     J: Fn(&Node, &RecordedEvent) -> Result<Option<T>> + Send + 'static,
 {
+    let node = node(ctx).clone();
+    let after = start(ctx, &node, after)?;
+    let delivery = delivery(ctx);
+    if let (Some(delivery), Some(audience)) = (&delivery, shared_as) {
+        delivery.declare(Declaration { audience, after });
+    }
     let subscription = node.applied.follow(after);
-    stream::unfold(
-        Some((node.clone(), subscription, judge)),
+    Ok(stream::unfold(
+        Some((node, subscription, judge, delivery)),
         |state| async move {
-            let (node, mut subscription, judge) = state?;
+            let (node, mut subscription, judge, delivery) = state?;
             loop {
                 let record = match subscription.next().await? {
                     Ok(record) => record,
@@ -69,14 +90,19 @@ where
                         return Some((Err(coded("INTERNAL", "the log could not be read")), None));
                     }
                 };
+                if let Some(delivery) = &delivery {
+                    delivery.read(record.position);
+                }
                 match judge(&node, &record) {
                     Ok(None) => {}
-                    Ok(Some(item)) => return Some((Ok(item), Some((node, subscription, judge)))),
+                    Ok(Some(item)) => {
+                        return Some((Ok(item), Some((node, subscription, judge, delivery))));
+                    }
                     Err(error) => return Some((Err(error), None)),
                 }
             }
         },
-    )
+    ))
 }
 
 /// One team member's activity in a conversation, live.
@@ -104,18 +130,18 @@ impl SubscriptionRoot {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<ConversationChange>> + use<>> {
         let caller = caller(ctx)?;
-        let node = node(ctx);
         let filter = filter.unwrap_or_default();
-        filter.to_view(node, &caller)?;
+        filter.to_view(node(ctx), &caller)?;
+        // A search is resolved when the subscription starts: not shared.
+        let shared_as = Audience::of(&caller).filter(|_| !filter.searches());
         let watch = ConversationWatch {
             caller,
             conversation: None,
             filter,
         };
-        let after = start(node, after)?;
-        Ok(follow(node, after, move |node, record| {
+        follow(ctx, after, shared_as, move |node, record| {
             watch.change(node, record)
-        }))
+        })
     }
 
     /// One conversation's timeline, live.
@@ -126,19 +152,18 @@ impl SubscriptionRoot {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<ConversationChange>> + use<>> {
         let caller = caller(ctx)?;
-        let node = node(ctx);
         let id = ids::decode("Conversation", &conversation_id)
             .filter(|id| matches!(visible_conversation(ctx, &caller, *id), Ok(Some(_))))
             .ok_or_else(|| coded("NOT_FOUND", "conversation not found"))?;
+        let shared_as = Audience::of(&caller);
         let watch = ConversationWatch {
             caller,
             conversation: Some(id),
             filter: ConversationFilter::default(),
         };
-        let after = start(node, after)?;
-        Ok(follow(node, after, move |node, record| {
+        follow(ctx, after, shared_as, move |node, record| {
             watch.change(node, record)
-        }))
+        })
     }
 
     /// Every change to the workspace's contacts, live (team only).
@@ -149,11 +174,9 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<ContactChange>> + use<>> {
         let caller = caller(ctx)?;
         team_only(&caller, "contact changes")?;
-        let node = node(ctx);
-        let after = start(node, after)?;
-        Ok(follow(node, after, move |node, record| {
+        follow(ctx, after, Audience::of(&caller), move |node, record| {
             contact_change(node, &caller, record)
-        }))
+        })
     }
 
     /// The raw log as it grows (ADMIN, AUDITOR): the workspace's events.
@@ -166,11 +189,9 @@ impl SubscriptionRoot {
         let caller = caller(ctx)?;
         may_read_log(&caller)?;
         let selection = filter.unwrap_or_default().select(caller.workspace_id)?;
-        let node = node(ctx);
-        let after = start(node, after)?;
-        Ok(follow(node, after, move |_, record| {
+        follow(ctx, after, Audience::of(&caller), move |_, record| {
             Ok(selection.matches(record).then(|| LogEvent(record.clone())))
-        }))
+        })
     }
 
     /// Who is viewing or typing where, live (team only; never stored, so
