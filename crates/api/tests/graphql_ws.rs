@@ -174,6 +174,23 @@ async fn an_invalid_operation_answers_error_and_the_connection_stays() {
 }
 
 #[tokio::test]
+async fn a_subscription_with_two_root_fields_answers_error() {
+    let server = Server::start().await;
+    let mut ws = Ws::open(&server.ws_url(), &server.admin_key).await;
+    ws.subscribe(
+        "two",
+        "subscription { a: conversationChanges { position } b: contactChanges { position } }",
+        json!({}),
+    )
+    .await;
+    let error = ws.message().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["id"], "two");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    ws.silent_for(std::time::Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
 async fn complete_from_the_client_stops_the_operation() {
     let server = Server::start().await;
     let mut ws = Ws::open(&server.ws_url(), &server.admin_key).await;

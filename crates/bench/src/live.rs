@@ -7,12 +7,16 @@
 //!   returned, durable) to the frame arriving at a subscriber, beside a
 //!   `{ __typename }` round trip over one of the same sockets (targets: p99
 //!   ≤ 10 ms).
-//! * `live_idle_rss`: resident memory added per idle connection with one
-//!   subscription. Clients run in the same process, so this is an upper
-//!   bound on the server's share (target ≤ 64 KiB).
+//! * `live_applied_latency`: from the acknowledgement to the views having
+//!   applied the message (where changes are produced): the pipeline's share
+//!   of `live_latency`; the rest is rendering and fan-out.
+//! * `live_idle_rss`: the server's resident memory added per idle connection
+//!   with one subscription, the clients in a process of their own (target
+//!   ≤ 64 KiB).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -20,10 +24,14 @@ use serde_json::json;
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_app::{Node, Reactions, SendMessage, SystemClock};
+use tahc_events::Event;
+use tahc_store::LogReader;
+use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use uuid::Uuid;
 
 use crate::report;
 
@@ -66,7 +74,13 @@ async fn subscriber(url: &str, key: &str, query: &str) -> Result<Socket> {
         tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
     let init = json!({"type": "connection_init", "payload": {"token": key}});
     socket.send(Message::text(init.to_string())).await?;
-    let _ack = socket.next().await.ok_or("closed before the ack")??;
+    let ack = socket.next().await.ok_or("closed before the ack")??;
+    if !ack
+        .to_text()
+        .is_ok_and(|text| text.contains("connection_ack"))
+    {
+        return Err(format!("expected connection_ack, got {ack:?}").into());
+    }
     let subscribe = json!({"id": "s", "type": "subscribe", "payload": {"query": query}});
     socket.send(Message::text(subscribe.to_string())).await?;
     Ok(socket)
@@ -80,6 +94,55 @@ fn body_number(frame: &str) -> Option<u64> {
     let digits = &frame[start..];
     let end = digits.find('"')?;
     digits[..end].parse().ok()
+}
+
+/// From each message's acknowledgement to the views having applied it.
+fn pipeline_latency(
+    applied_at: &Mutex<HashMap<Uuid, u64>>,
+    posted: &Mutex<Vec<(Uuid, u64)>>,
+    acks: &[AtomicU64],
+) -> hdrhistogram::Histogram<u64> {
+    let mut pipeline = report::micros();
+    let applied_at = applied_at.lock().expect("applied");
+    for (message_id, seq) in posted.lock().expect("posted").iter() {
+        let acked = acks[*seq as usize].load(Ordering::Acquire);
+        if let Some(at) = applied_at.get(message_id) {
+            pipeline.record(at.saturating_sub(acked).max(1)).ok();
+        }
+    }
+    pipeline
+}
+
+/// Options of the hidden `tahc-bench idle-clients`.
+#[derive(clap::Args)]
+pub struct IdleClientsArgs {
+    /// The server's WebSocket URL.
+    #[arg(long)]
+    url: String,
+    /// The key to subscribe with.
+    #[arg(long)]
+    key: String,
+    /// Connections, each with one `conversationChanges` subscription.
+    #[arg(long)]
+    count: usize,
+}
+
+/// Opens `count` subscribed connections, prints `ready`, and holds them
+/// until killed.
+pub async fn idle_clients(
+    args: IdleClientsArgs,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let mut idle = Vec::with_capacity(args.count);
+    for _ in 0..args.count {
+        idle.push(
+            subscriber(&args.url, &args.key, CHANGES)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    println!("ready");
+    std::future::pending::<()>().await;
+    Ok(())
 }
 
 fn rss_kib() -> u64 {
@@ -109,14 +172,16 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         visitor: None,
         team: None,
     };
-    let settings = LiveSettings {
-        max_operations: 100,
-        ..LiveSettings::default()
-    };
+    let settings = LiveSettings::default();
     let router =
         tahc_api::router_with(node.clone(), Arc::new(RateLimits::new(unlimited)), settings);
     tokio::spawn(async move { axum::serve(listener, router).await });
     let key = created.api_key.clone();
+    // The key works once the views know it.
+    let head = node.log.head().await?;
+    if !node.wait_for(head, Duration::from_secs(30)).await {
+        return Err("the views did not catch up with the new workspace".into());
+    }
 
     // Subscribers count frames and latencies against the acknowledgements
     // (microseconds since `epoch`, 0 until acknowledged), each in its own
@@ -143,16 +208,39 @@ pub async fn run(args: LiveArgs) -> Result<()> {
                     continue;
                 };
                 seen += 1;
+                // Not acknowledged yet: the frame beat the command's return.
                 let acked = acks
                     .get(seq as usize)
                     .map_or(0, |a| a.load(Ordering::Acquire));
-                if acked > 0 {
-                    latencies.record(arrived.saturating_sub(acked).max(1)).ok();
-                }
+                let latency = if acked == 0 {
+                    1
+                } else {
+                    arrived.saturating_sub(acked).max(1)
+                };
+                latencies.record(latency).ok();
             }
             (seen, latencies)
         });
     }
+    // When each message became visible in the views (where live changes
+    // are produced), to split the latency into the pipeline and the fan-out.
+    let applied_at: Arc<Mutex<HashMap<Uuid, u64>>> = Arc::default();
+    let mut applied = node.applied.follow(node.applied.head());
+    let follower = {
+        let applied_at = applied_at.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(record)) = applied.next().await {
+                if let Ok(Event::MessagePosted(posted)) = record.decode() {
+                    let at = epoch.elapsed().as_micros() as u64;
+                    applied_at
+                        .lock()
+                        .expect("applied")
+                        .insert(posted.message_id, at);
+                }
+            }
+        })
+    };
+    let posted: Arc<Mutex<Vec<(Uuid, u64)>>> = Arc::default();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // One writer per 100 messages/s, each posting into its own conversation.
@@ -166,7 +254,7 @@ pub async fn run(args: LiveArgs) -> Result<()> {
             .commands
             .start_conversation(&visitor, None, "start".into())
             .await?;
-        let (node, acks, next) = (node.clone(), acks.clone(), next.clone());
+        let (node, acks, next, posted) = (node.clone(), acks.clone(), next.clone(), posted.clone());
         posting.spawn(async move {
             let mut ticks = tokio::time::interval(per_writer);
             loop {
@@ -182,10 +270,12 @@ pub async fn run(args: LiveArgs) -> Result<()> {
                     confidence: None,
                     idempotency_key: None,
                 };
-                node.commands
+                let (message_id, _) = node
+                    .commands
                     .send_message(&visitor, message)
                     .await
                     .map_err(|e| e.to_string())?;
+                posted.lock().expect("posted").push((message_id, seq));
                 let acked = epoch.elapsed().as_micros() as u64;
                 acks[seq as usize].store(acked.max(1), Ordering::Release);
             }
@@ -244,22 +334,40 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         "typename_ws_round_trip",
         &baseline,
     );
+    follower.abort();
+    report::latency(
+        "live_applied_latency",
+        &pipeline_latency(&applied_at, &posted, &acks),
+        "typename_ws_round_trip",
+        &baseline,
+    );
 
-    // Memory per idle connection.
+    // Memory per idle connection, the clients in a process of their own.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib();
-    let mut idle = Vec::with_capacity(args.idle);
-    for _ in 0..args.idle {
-        idle.push(subscriber(&url, &key, CHANGES).await?);
+    let mut clients = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["idle-clients", "--url", &url, "--key", &key])
+        .args(["--count", &args.idle.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = clients
+        .stdout
+        .take()
+        .ok_or("no stdout of the idle clients")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let ready = lines.next_line().await?;
+    if ready.as_deref() != Some("ready") {
+        return Err(format!("the idle clients did not connect: {ready:?}").into());
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib();
     println!(
         "{}",
         json!({"bench": "live_idle_rss", "connections": args.idle,
-               "kib_per_connection": (after.saturating_sub(before)) as f64 / args.idle.max(1) as f64,
-               "note": "server and clients in one process: an upper bound"})
+               "server_kib_before": before, "server_kib_after": after,
+               "kib_per_connection": (after.saturating_sub(before)) as f64 / args.idle.max(1) as f64})
     );
-    drop(idle);
+    clients.kill().await?;
     Ok(())
 }

@@ -37,6 +37,10 @@ enum Bench {
     Live(live::LiveArgs),
     /// `tahc rebuild` over sealed conversations, beside reading the log.
     Rebuild(rebuild::RebuildArgs),
+    /// The idle clients of `live`, run in their own process so that the
+    /// server's memory is measured alone.
+    #[command(hide = true)]
+    IdleClients(live::IdleClientsArgs),
 }
 
 fn main() {
@@ -48,6 +52,7 @@ fn main() {
         Bench::Mutation(args) => runtime.block_on(query::run_mutation(args)),
         Bench::Live(args) => runtime.block_on(live::run(args)).map_err(|e| e as _),
         Bench::Rebuild(args) => runtime.block_on(rebuild::run(args)).map_err(|e| e as _),
+        Bench::IdleClients(args) => runtime.block_on(live::idle_clients(args)),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");

@@ -9,7 +9,7 @@
 //! with the same operation, variables and audience, and to resume a
 //! subscriber on its own from the last change it received.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tahc_app::{Principal, PrincipalKind};
@@ -56,6 +56,11 @@ impl Audience {
     }
 }
 
+/// A subscription operation selected more than one root field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a subscription selects exactly one root field")]
+pub struct SecondRootField;
+
 /// Where a declared subscription starts and whom it renders for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Declaration {
@@ -70,6 +75,7 @@ pub struct Declaration {
 #[derive(Debug, Default)]
 pub struct Delivery {
     resume_after: Option<Position>,
+    claimed: AtomicBool,
     declared: OnceLock<Declaration>,
     declared_signal: Notify,
     read: AtomicU64,
@@ -99,15 +105,25 @@ impl Delivery {
         self.resume_after
     }
 
-    /// Declares whom the changes are for and where they start (once).
-    pub fn declare(&self, declaration: Declaration) {
-        if self.declared.set(declaration).is_ok() {
+    /// Claims the operation for one root field and, with `declaration`,
+    /// offers its changes for sharing. A second root field is refused: a
+    /// subscription selects exactly one (as the GraphQL spec says), so that
+    /// every change has one position.
+    pub fn claim(&self, declaration: Option<Declaration>) -> Result<(), SecondRootField> {
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            return Err(SecondRootField);
+        }
+        if let Some(declaration) = declaration
+            && self.declared.set(declaration).is_ok()
+        {
             self.read.store(declaration.after.0, Ordering::Release);
             self.declared_signal.notify_one();
         }
+        Ok(())
     }
 
-    /// Waits until the root field has declared itself.
+    /// Waits until the root field has offered its changes for sharing
+    /// (never, for one that does not).
     pub async fn declared(&self) -> Declaration {
         loop {
             if let Some(declaration) = self.declared.get() {

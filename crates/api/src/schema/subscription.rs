@@ -56,6 +56,13 @@ fn team_only(caller: &Principal, what: &str) -> Result<()> {
     }
 }
 
+/// Claims the operation's delivery for this root field.
+fn claim(delivery: &Delivery, declaration: Option<Declaration>) -> Result<()> {
+    delivery
+        .claim(declaration)
+        .map_err(|error| coded("BAD_USER_INPUT", error.to_string()))
+}
+
 /// What `judge` makes of every event after `after` (or where the
 /// transport resumes it), skipping those it leaves out. A read error is
 /// delivered once and ends the stream. With `shared_as`, the subscription
@@ -74,8 +81,9 @@ where
     let node = node(ctx).clone();
     let after = start(ctx, &node, after)?;
     let delivery = delivery(ctx);
-    if let (Some(delivery), Some(audience)) = (&delivery, shared_as) {
-        delivery.declare(Declaration { audience, after });
+    if let Some(delivery) = &delivery {
+        let declaration = shared_as.map(|audience| Declaration { audience, after });
+        claim(delivery, declaration)?;
     }
     let subscription = node.applied.follow(after);
     Ok(stream::unfold(
@@ -202,6 +210,9 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = TeamActivity> + use<>> {
         let caller = caller(ctx)?;
         team_only(&caller, "team activity reports")?;
+        if let Some(delivery) = delivery(ctx) {
+            claim(&delivery, None)?;
+        }
         let node = node(ctx).clone();
         let reports = node.activity.follow();
         Ok(stream::unfold(
