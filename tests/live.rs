@@ -99,3 +99,36 @@ async fn a_subscriber_resumes_after_a_crash_and_restart_with_nothing_missed_or_r
     assert_eq!(bodies, expected);
     stop(served);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_subscribers_with_1001_and_keeps_every_acknowledged_message() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    let workspace = workspace_of(&served.base, BOOTSTRAP_KEY).await;
+    let token = visitor(&served.base, &workspace).await;
+    let mut ws = Ws::open(&ws_url(&served.base), BOOTSTRAP_KEY).await;
+    ws.subscribe("inbox", INBOX, json!({})).await;
+    let started = graphql(
+        &served.base,
+        &token,
+        "mutation{startConversation(input:{body:\"before the stop\"}){conversation{id}}}",
+        json!({}),
+    )
+    .await;
+    assert!(
+        started["data"]["startConversation"]["conversation"]["id"].is_string(),
+        "{started}"
+    );
+    read_until(&mut ws, "before the stop").await;
+    let stopping = tokio::task::spawn_blocking(move || stop(served));
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 1001, "{reason}");
+    stopping.await.unwrap();
+
+    let served = serve(&dir, None);
+    let mut ws = Ws::open(&ws_url(&served.base), BOOTSTRAP_KEY).await;
+    ws.subscribe("inbox", INBOX, json!({"after": "0"})).await;
+    // Acknowledged before the stop, so there after it.
+    read_until(&mut ws, "before the stop").await;
+    stop(served);
+}

@@ -74,7 +74,8 @@ pub async fn graphql(base: &str, credential: &str, query: &str, variables: Value
 pub fn stop(mut served: Served) {
     let pid = served.child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    for _ in 0..100 {
+    // Within the default shutdown timeout (10 s) and a margin.
+    for _ in 0..300 {
         if let Some(status) = served.child.try_wait().unwrap() {
             assert!(status.success(), "graceful shutdown exits 0");
             return;

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use tahc_app::{Node, Principal};
 
 use crate::graphql_http::Endpoint;
-use crate::graphql_ws::{Live, LiveSettings};
+use crate::graphql_ws::{Live, LiveSettings, WebSockets};
 use crate::rate_limit::{Admission, RateLimitSettings, RateLimited, RateLimits};
 use crate::schema::{Caller, TahcSchema};
 
@@ -134,19 +134,30 @@ pub fn router(node: Arc<Node>) -> Router {
 /// Every route of a node: GraphQL over HTTP and WebSocket, the contacts
 /// export, the widget's sessions, health; callers admitted by `admission`.
 pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>, live: LiveSettings) -> Router {
+    service(node, admission, live).0
+}
+
+/// [`router_with`]'s routes, and the handle that closes their WebSocket
+/// connections when the server shuts down.
+pub fn service(
+    node: Arc<Node>,
+    admission: Arc<dyn Admission>,
+    live: LiveSettings,
+) -> (Router, WebSockets) {
     let gate = Gate {
         node: node.clone(),
         admission,
     };
     let schema = schema::build(node.clone());
+    let (live, sockets) = Live::new(schema.clone(), gate.clone(), live);
     let endpoint = GraphqlEndpoints {
         http: TahcEndpoint {
-            schema: schema.clone(),
+            schema,
             gate: gate.clone(),
         },
-        live: Live::new(schema, gate.clone(), live),
+        live,
     };
-    Router::new()
+    let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .with_state(endpoint)
         .merge(
@@ -161,7 +172,8 @@ pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>, live: LiveSet
                 .route("/healthz", get(|| async { "ok" }))
                 .route("/readyz", get(ready))
                 .with_state(node),
-        )
+        );
+    (router, sockets)
 }
 
 /// Both transports of `/graphql`.

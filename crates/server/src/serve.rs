@@ -75,6 +75,23 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     team_burst: u32,
+    /// Seconds a shutdown (SIGTERM, SIGINT) waits for requests in flight
+    /// and closing WebSockets before it stops anyway.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "TAHC_SHUTDOWN_TIMEOUT",
+        default_value = "10",
+        value_parser = seconds
+    )]
+    shutdown_timeout: std::time::Duration,
+}
+
+/// A whole number of seconds.
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<u64>()
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| format!("`{text}` is not a whole number of seconds"))
 }
 
 impl ServeArgs {
@@ -143,18 +160,54 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         println!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
-    let app = tahc_api::router_with(node.clone(), Arc::new(limits), LiveSettings::default());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
-    // stdout may be gone by now (a closed pipe); that must not fail a clean stop.
-    let _ = writeln!(std::io::stdout(), "tahc: shutting down");
-    match Arc::try_unwrap(node) {
-        Ok(node) => node.shutdown().await,
-        Err(_) => tracing::warn!("requests still hold the node; the log closes when they end"),
+    let (app, sockets) = tahc_api::service(node.clone(), Arc::new(limits), LiveSettings::default());
+    let (signalled, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // stdout may be gone by now (a closed pipe); that must not fail a
+        // clean stop.
+        let _ = writeln!(std::io::stdout(), "tahc: shutting down");
+        // Stop accepting, close every WebSocket with 1001; requests in
+        // flight finish.
+        sockets.close_all();
+        signalled.send_replace(true);
+    });
+    let patience = args.shutdown_timeout;
+    let deadline = async {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(patience).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|e| format!("server error: {e}"))?,
+        () = deadline => tracing::warn!(
+            ?patience, "requests still in flight after the shutdown timeout; stopping anyway"
+        ),
+    }
+    // Connections that are closing let go of the node; then the views
+    // store their checkpoints and the log is flushed and closed.
+    let node = release(node, patience).await;
+    match node {
+        Some(node) => node.shutdown().await,
+        None => tracing::warn!(
+            "connections still hold the node; every acknowledged write is durable already"
+        ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The node, once nothing else holds it (within `patience`).
+async fn release(mut node: Arc<Node>, patience: std::time::Duration) -> Option<Node> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match Arc::try_unwrap(node) {
+            Ok(node) => return Some(node),
+            Err(held) if tokio::time::Instant::now() < deadline => {
+                node = held;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -33,6 +33,10 @@ use crate::schema::{Caller, Delivery};
 /// have stopped reading.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a connection closed by a server shutdown waits for the peer's
+/// close frame.
+const SHUTDOWN_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// Protocol replies (acks, pongs, errors, completes) queued before the
 /// client counts as not reading.
 const CONTROL_BUFFER: usize = 64;
@@ -110,8 +114,10 @@ pub async fn serve(
     let mut keep_alive = tokio::time::interval(connection.settings.keep_alive);
     keep_alive.reset();
     let mut last_heard = Instant::now();
+    let mut closing = connection.live.closing.clone();
     let closed = loop {
         let step = tokio::select! {
+            _ = closing.wait_for(|closing| *closing) => Err(Close::going_away()),
             () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
             _ = keep_alive.tick() => connection.keep_alive(last_heard),
             Some(ended) = connection.tasks.join_next() => match ended {
@@ -140,11 +146,17 @@ pub async fn serve(
     connection.tasks.abort_all();
     if let Some(reason) = closed {
         tracing::debug!(code = reason.code, reason = %reason.reason, "closing a WebSocket");
+        // A server shutting down waits less for its peers.
+        let patience = if reason.code == Close::going_away().code {
+            SHUTDOWN_CLOSE_WAIT
+        } else {
+            CLOSE_WAIT
+        };
         let _ = close.send(reason);
         // As RFC 6455 asks, wait (bounded) for the peer's close frame before
         // dropping the socket: a peer still writing would otherwise get a
         // reset, which discards our close frame unread.
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        let _ = tokio::time::timeout(patience, async {
             while let Some(Ok(message)) = incoming.next().await {
                 if matches!(message, Message::Close(_)) {
                     break;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use tokio::sync::watch;
 
 use crate::Gate;
 use crate::schema::TahcSchema;
@@ -59,18 +60,36 @@ pub struct Live {
     gate: Gate,
     settings: LiveSettings,
     broadcasts: Arc<broadcast::Broadcasts>,
+    closing: watch::Receiver<bool>,
+}
+
+/// Closes every WebSocket connection of a [`Live`] (and refuses new ones):
+/// the server is shutting down.
+#[derive(Debug)]
+pub struct WebSockets {
+    closing: watch::Sender<bool>,
+}
+
+impl WebSockets {
+    /// Closes every connection with 1001 ("going away").
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
 }
 
 impl Live {
     /// Connections to `schema` admitted by `gate`.
     #[must_use]
-    pub fn new(schema: TahcSchema, gate: Gate, settings: LiveSettings) -> Self {
-        Live {
+    pub fn new(schema: TahcSchema, gate: Gate, settings: LiveSettings) -> (Self, WebSockets) {
+        let (closing, closed) = watch::channel(false);
+        let live = Live {
             schema,
             gate,
             settings,
             broadcasts: Arc::default(),
-        }
+            closing: closed,
+        };
+        (live, WebSockets { closing })
     }
 
     /// Accepts a WebSocket upgrade of `/graphql`. A client that does not
@@ -89,6 +108,10 @@ impl Live {
             .on_upgrade(move |socket| async move {
                 if socket.protocol().is_none() {
                     connection::refuse(socket, protocol::Close::subprotocol_not_acceptable()).await;
+                    return;
+                }
+                if *live.closing.borrow() {
+                    connection::refuse(socket, protocol::Close::going_away()).await;
                     return;
                 }
                 connection::serve(socket, live, settings, from_headers).await;
