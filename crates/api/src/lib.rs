@@ -7,6 +7,7 @@
 pub mod export;
 pub mod graphql_http;
 pub mod graphql_ws;
+pub mod metrics;
 pub mod rate_limit;
 pub mod schema;
 pub mod subject_export;
@@ -144,6 +145,7 @@ pub fn service(
     admission: Arc<dyn Admission>,
     live: LiveSettings,
 ) -> (Router, WebSockets) {
+    metrics::install();
     let gate = Gate {
         node: node.clone(),
         admission,
@@ -171,8 +173,10 @@ pub fn service(
                 .route("/widget/session", post(widget::session))
                 .route("/healthz", get(|| async { "ok" }))
                 .route("/readyz", get(ready))
+                .route("/metrics", get(metrics::render))
                 .with_state(node),
-        );
+        )
+        .route_layer(axum::middleware::from_fn(metrics::http));
     (router, sockets)
 }
 

@@ -242,8 +242,13 @@ impl Aggregates {
                 0 => ExpectedVersion::NoStream,
                 version => ExpectedVersion::Exact(version),
             };
-            match self.log.append(stream, expected, new_events).await {
+            let appending = std::time::Instant::now();
+            let count = new_events.len() as u64;
+            let outcome = self.log.append(stream, expected, new_events).await;
+            metrics::histogram!("tahc_append_seconds").record(appending.elapsed().as_secs_f64());
+            match outcome {
                 Ok(appended) => {
+                    metrics::counter!("tahc_appended_events_total").increment(count);
                     self.remember(
                         stream,
                         context.meta.workspace_id,

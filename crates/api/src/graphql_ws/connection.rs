@@ -94,6 +94,7 @@ pub async fn serve(
     settings: LiveSettings,
     from_headers: Option<Principal>,
 ) {
+    let _open = crate::metrics::Open::new("tahc_websocket_connections");
     let (sink, mut incoming) = socket.split();
     let (outbound, queued) = mpsc::unbounded_channel();
     let (close, closing) = oneshot::channel::<Close>();
@@ -115,9 +116,16 @@ pub async fn serve(
     keep_alive.reset();
     let mut last_heard = Instant::now();
     let mut closing = connection.live.closing.clone();
+    let shutdown = async move {
+        // Without its `WebSockets` handle, nobody can close them.
+        if closing.wait_for(|closing| *closing).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(shutdown);
     let closed = loop {
         let step = tokio::select! {
-            _ = closing.wait_for(|closing| *closing) => Err(Close::going_away()),
+            () = &mut shutdown => Err(Close::going_away()),
             () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
             _ = keep_alive.tick() => connection.keep_alive(last_heard),
             Some(ended) = connection.tasks.join_next() => match ended {
@@ -330,6 +338,7 @@ impl Operation {
     /// audience shares a broadcast with subscribers asking the same; if it
     /// lags there, it continues on its own after the last change it got.
     async fn run(self) -> Ended {
+        let _open = crate::metrics::Open::new("tahc_subscriptions");
         let delivery = Delivery::new();
         let mut results = self.execute(&delivery);
         let declared = tokio::select! {

@@ -62,6 +62,7 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 pub fn build(node: Arc<Node>) -> TahcSchema {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(node)
+        .extension(crate::metrics::GraphqlMetrics)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

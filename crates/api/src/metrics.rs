@@ -1,0 +1,190 @@
+//! The service's metrics at `/metrics`, in the Prometheus text format: what
+//! an operator graphs and alerts on.
+//!
+//! | metric | kind | what |
+//! |---|---|---|
+//! | `tahc_appended_events_total` | counter | events appended to the log |
+//! | `tahc_append_seconds` | summary | one append, until durable |
+//! | `tahc_view_lag_events` | gauge | events in the log the views have not applied |
+//! | `tahc_websocket_connections` | gauge | open WebSocket connections |
+//! | `tahc_subscriptions` | gauge | operations running over WebSockets |
+//! | `tahc_http_requests_total{method,route,status}` | counter | HTTP requests |
+//! | `tahc_http_request_seconds{method,route}` | summary | HTTP request time |
+//! | `tahc_graphql_requests_total{operation}` | counter | queries and mutations |
+//! | `tahc_graphql_request_seconds{operation}` | summary | their time |
+//! | `tahc_graphql_errors_total{code}` | counter | top-level errors by `extensions.code` |
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Response, ServerResult, Variables};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tahc_app::Node;
+use tahc_store::LogReader;
+
+/// The process's metrics recorder, installed on first use (metrics are
+/// per process, however many routers it builds).
+pub fn install() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("the only metrics recorder of the process")
+    })
+}
+
+/// GET `/metrics`.
+pub async fn render(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    if let Ok(head) = node.log.head().await {
+        let lag = head.0.saturating_sub(node.views.position().0);
+        metrics::gauge!("tahc_view_lag_events").set(lag as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        install().render(),
+    )
+}
+
+/// Counts and times every HTTP request by method, route and status.
+pub async fn http(request: Request, next: Next) -> axum::response::Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("tahc_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("tahc_http_request_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A gauge raised while this lives.
+pub struct Open(&'static str);
+
+impl Open {
+    /// Raises gauge `name` by one until dropped.
+    #[must_use]
+    pub fn new(name: &'static str) -> Self {
+        metrics::gauge!(name).increment(1.0);
+        Open(name)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
+}
+
+/// The schema extension that counts and times GraphQL requests and their
+/// errors, whichever transport carried them.
+pub struct GraphqlMetrics;
+
+impl ExtensionFactory for GraphqlMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestMetrics::default())
+    }
+}
+
+/// One request's operations (by name) and the one it ran.
+#[derive(Default)]
+struct RequestMetrics {
+    kinds: Mutex<HashMap<Option<String>, &'static str>>,
+    ran: Mutex<&'static str>,
+}
+
+fn kind(operation: OperationType) -> &'static str {
+    match operation {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+impl RequestMetrics {
+    /// Query, mutation or subscription: the kind of the operation run.
+    fn operation_kind(&self, name: Option<&str>) -> &'static str {
+        let kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        kinds
+            .get(&name.map(str::to_owned))
+            .or_else(|| kinds.get(&None))
+            .or_else(|| (kinds.len() == 1).then(|| kinds.values().next()).flatten())
+            .copied()
+            .unwrap_or("unknown")
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestMetrics {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        let operation = *self.ran.lock().unwrap_or_else(|e| e.into_inner());
+        let operation = if operation.is_empty() {
+            "invalid"
+        } else {
+            operation
+        };
+        metrics::counter!("tahc_graphql_requests_total", "operation" => operation).increment(1);
+        metrics::histogram!("tahc_graphql_request_seconds", "operation" => operation)
+            .record(started.elapsed().as_secs_f64());
+        for error in &response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_owned());
+            metrics::counter!("tahc_graphql_errors_total", "code" => code).increment(1);
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let kinds = match &document.operations {
+            DocumentOperations::Single(operation) => {
+                HashMap::from([(None, kind(operation.node.ty))])
+            }
+            DocumentOperations::Multiple(operations) => operations
+                .iter()
+                .map(|(name, operation)| (Some(name.to_string()), kind(operation.node.ty)))
+                .collect(),
+        };
+        *self.kinds.lock().unwrap_or_else(|e| e.into_inner()) = kinds;
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let ran = self.operation_kind(operation_name);
+        *self.ran.lock().unwrap_or_else(|e| e.into_inner()) = ran;
+        next.run(ctx, operation_name).await
+    }
+}
