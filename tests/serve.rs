@@ -95,3 +95,127 @@ fn invalid_configuration_exits_2_naming_the_setting() {
         );
     }
 }
+
+/// Starts `tahc serve` with `args` and `env`, and reads its banner.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tahc"));
+    command
+        .arg("serve")
+        .args(args)
+        .env_remove("TAHC_DATA_DIR")
+        .env_remove("TAHC_LISTEN")
+        .env_remove("TAHC_LOG")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while !lines
+        .last()
+        .is_some_and(|l: &String| l.contains("Admin API key"))
+    {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        lines.push(line.trim_end().to_owned());
+    }
+    (child, lines)
+}
+
+#[test]
+fn a_config_file_sets_the_settings_and_a_flag_wins_over_it() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("from-file");
+    let config = dir.path().join("tahc.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:1\"\nteam-rate = 600\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let (mut child, lines) = spawn(&["--config", &config, "--listen", "127.0.0.1:0"], &[]);
+    let banner = lines.join("\n");
+    assert!(
+        banner.contains(&format!("Data directory: {}", data.display())),
+        "{banner}"
+    );
+    assert!(!lines[0].ends_with(":1"), "the flag wins: {banner}");
+    assert!(
+        data.join("log").exists(),
+        "the data directory from the file"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_bad_config_file_exits_2_naming_the_setting() {
+    let dir = TempDir::new().unwrap();
+    for (content, named) in [
+        ("colour = \"blue\"\n", "colour"),
+        ("listen = \"nowhere\"\n", "--listen"),
+        ("team_rate = [1, 2]\n", "team_rate"),
+        ("listen = \n", "TOML"),
+    ] {
+        let config = dir.path().join("tahc.toml");
+        std::fs::write(&config, content).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_tahc"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--data-dir"])
+            .arg(dir.path().join("data"))
+            .env_remove("TAHC_LISTEN")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{content}: {stderr}");
+        assert!(stderr.contains(named), "{content}: {stderr}");
+        assert!(
+            !dir.path().join("data").exists(),
+            "{content}: nothing was started"
+        );
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::io::Read;
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().display().to_string();
+    let (mut child, _) = spawn(
+        &[
+            "--data-dir",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        &[("TAHC_LOG", "info")],
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(record["level"].is_string(), "{line}");
+    }
+    assert!(
+        stderr.contains("serving") && stderr.contains("stopped"),
+        "{stderr}"
+    );
+}

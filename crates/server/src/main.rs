@@ -2,6 +2,7 @@
 //! other commands read, check, replay, rebuild and export a data directory
 //! for auditors and operators.
 
+mod config_file;
 mod data_dir;
 mod events;
 mod export;
@@ -13,7 +14,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// mimalloc: markedly faster than the system allocator for the log's many
 /// small, short-lived records (see docs/benchmarks.md).
@@ -26,6 +27,69 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr: text for people, or one JSON
+    /// object per line for a log collector. TAHC_LOG sets the level filter
+    /// (default `warn`, e.g. `info` or `tahc_api=debug`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TAHC_LOG_FORMAT",
+        default_value = "human"
+    )]
+    log_format: LogFormat,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable text.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// The command line, with `serve --config FILE`'s settings as defaults.
+    /// A bad file exits 2, as a bad flag does.
+    fn parse_with_config() -> Cli {
+        let cli = Cli::parse();
+        let Command::Serve(serve) = &cli.command else {
+            return cli;
+        };
+        let Some(path) = serve.config.clone() else {
+            return cli;
+        };
+        let command = Cli::command();
+        let settings = command
+            .find_subcommand("serve")
+            .ok_or_else(|| "no serve command".to_owned())
+            .and_then(|serve| config_file::load(&path, serve).map_err(|e| e.to_string()));
+        let settings = match settings {
+            Ok(settings) => settings,
+            Err(message) => {
+                eprintln!("tahc: {message}");
+                std::process::exit(2);
+            }
+        };
+        let matches = command
+            .mut_subcommand("serve", |serve| config_file::apply(serve, settings))
+            .get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Sends log lines to stderr in the chosen format.
+    fn init_logs(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("TAHC_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let logs = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Human => logs.init(),
+            LogFormat::Json => logs.json().init(),
+        }
+    }
 }
 
 /// Where a tahc node keeps its data.
@@ -58,14 +122,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TAHC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse_with_config();
+    cli.init_logs();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -16,6 +16,11 @@ use tahc_store::LogReader;
 /// Options of `tahc serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings: each key is one of these flags' long names
+    /// (`listen = "0.0.0.0:8080"`, `data-dir = "/var/lib/tahc"`). A flag or
+    /// its TAHC_* variable wins over the file.
+    #[arg(long, value_name = "FILE", env = "TAHC_CONFIG")]
+    pub config: Option<PathBuf>,
     /// The data directory (created when missing).
     #[arg(
         long,
@@ -122,6 +127,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
+    tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
     println!("tahc is running at {base}");
     println!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
     println!("  Health: {base}/healthz   Readiness: {base}/readyz");
@@ -187,7 +193,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     // store their checkpoints and the log is flushed and closed.
     let node = release(node, patience).await;
     match node {
-        Some(node) => node.shutdown().await,
+        Some(node) => {
+            node.shutdown().await;
+            tracing::info!("stopped: checkpoints stored, log closed");
+        }
         None => tracing::warn!(
             "connections still hold the node; every acknowledged write is durable already"
         ),
