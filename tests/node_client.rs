@@ -6,26 +6,13 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{BOOTSTRAP_KEY, serve, stop};
+use support::{BOOTSTRAP_KEY, npm_install, serve, stop};
 use tempfile::TempDir;
-
-/// Installs the client's locked packages when they are not there yet.
-fn install(dir: &Path) {
-    if dir.join("node_modules/graphql-ws").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm is needed for the graphql-ws client test (install Node.js ≥ 18)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graphql_ws_npm_client_subscribes_resumes_and_is_refused_bad_credentials() {
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/node");
-    install(&client);
+    npm_install(&client, "graphql-ws");
     let dir = TempDir::new().unwrap();
     let served = serve(&dir, Some(BOOTSTRAP_KEY));
     let output = Command::new("node")

@@ -114,3 +114,16 @@ pub async fn visitor(base: &str, workspace: &str) -> String {
         .unwrap();
     session["token"].as_str().unwrap().to_owned()
 }
+
+/// Installs the locked npm packages of `dir` unless `package` is there.
+pub fn npm_install(dir: &std::path::Path, package: &str) {
+    if dir.join("node_modules").join(package).exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm is needed for the JavaScript tests (install Node.js ≥ 18)");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}

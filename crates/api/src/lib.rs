@@ -12,6 +12,7 @@ pub mod rate_limit;
 pub mod schema;
 pub mod subject_export;
 pub mod visitor_token;
+mod web;
 mod widget;
 
 use std::sync::Arc;
@@ -176,6 +177,7 @@ pub fn service(
                 .route("/metrics", get(metrics::render))
                 .with_state(node),
         )
+        .merge(web::routes())
         .route_layer(axum::middleware::from_fn(metrics::http));
     (router, sockets)
 }

@@ -129,6 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let base = format!("http://{address}");
     tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
     println!("tahc is running at {base}");
+    println!("  Agent inbox: {base}/");
     println!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
     println!("  Health: {base}/healthz   Readiness: {base}/readyz");
     println!("  Data directory: {}", args.data_dir.display());
@@ -150,10 +151,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         {
             return Err("the views did not catch up with the new workspace".into());
         }
-        println!(
-            "  Workspace id (for the widget): {}",
-            tahc_api::schema::encode_id("Workspace", created.workspace_id).0
-        );
+        let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
+        println!("  Workspace id (for the widget): {workspace}");
+        println!("  Widget demo: {base}/widget-demo?workspace={workspace}");
         println!(
             "  Admin API key (shown once, stored only as a hash): {}",
             created.api_key
@@ -163,6 +163,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             created.api_key
         );
     } else {
+        println!("  Widget demo: {base}/widget-demo?workspace=<workspace id>");
         println!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);

@@ -1,0 +1,105 @@
+// A visitor on the widget demo and an agent on the inbox, in headless
+// Chromium (driven by tests/browser.rs against a real `tahc serve`):
+// the visitor writes; the inbox shows it within a second, without a
+// reload; the agent takes over and replies; the visitor sees the reply;
+// the visitor leaves an email and becomes a contact; the agent closes the
+// conversation. Screenshots of each step go to SHOTS; any console error
+// fails the run.
+//
+// Usage: node inbox-and-widget.mjs BASE_URL AGENT_KEY WORKSPACE_ID SHOTS_DIR
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, key, workspace, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+const problems = [];
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+
+async function open(name, url) {
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`${name} console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`${name} page error: ${error.message}`));
+  await page.goto(url);
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+try {
+  const inbox = await open('inbox', `${base}/`);
+  await inbox.fill('#key', key);
+  await inbox.click('#login-form button[type=submit]');
+  await inbox.waitForSelector('#filters .filter[data-filter=open]');
+  await shot(inbox, '1-inbox-empty');
+
+  const widget = await open('widget', `${base}/widget-demo?workspace=${workspace}`);
+  const first = 'Hello, my order #1042 has not arrived';
+  await widget.fill('#message', first);
+  await widget.click('#send');
+  await widget.locator('.message.visitor', { hasText: first }).waitFor();
+  const sent = Date.now();
+  const row = inbox.locator('#conversations tbody tr', { hasText: first });
+  await row.waitFor({ timeout: 1000 });
+  const shownAfterMs = Date.now() - sent;
+  await shot(widget, '2-widget-sent');
+  await shot(inbox, '3-inbox-live');
+
+  await row.click();
+  await inbox.locator('#timeline .message.visitor', { hasText: first }).waitFor();
+  await inbox.click('[data-action=takeOver]');
+  await inbox.waitForSelector('[data-action=returnToAi]');
+  const reply = 'Sorry about that! Let me look it up.';
+  await inbox.fill('#reply-body', reply);
+  await inbox.click('#reply-send');
+  await inbox.locator('#timeline .message.agent', { hasText: reply }).waitFor();
+  await inbox.fill('#reply-body', 'Carrier says it is delayed');
+  await inbox.check('#reply-internal');
+  await inbox.click('#reply-send');
+  await inbox.locator('#timeline .message.internal', { hasText: 'Carrier says' }).waitFor();
+
+  await widget.locator('.message.agent', { hasText: reply }).waitFor();
+  await shot(widget, '4-widget-reply');
+  if (await widget.locator('.message', { hasText: 'Carrier says' }).count()) {
+    throw new Error('the visitor saw an internal note');
+  }
+
+  await widget.fill('#email', 'dana@example.com');
+  await widget.click('#give-email');
+  await widget.locator('#give-email', { hasText: 'Saved' }).waitFor();
+  await inbox.waitForFunction(
+    () => document.querySelector('#contact-email')?.value === 'dana@example.com',
+  );
+  // Answered, it waits for the customer: under Pending, named now.
+  await inbox.click('.filter[data-filter=pending]');
+  await inbox.locator('#conversations tbody tr', { hasText: 'dana@example.com' }).waitFor();
+  await shot(inbox, '5-inbox-contact');
+
+  await inbox.click('[data-action=close]');
+  await inbox.locator('#detail .status.closed').waitFor();
+  await inbox.click('.filter[data-filter=closed]');
+  await inbox.locator('#conversations tbody tr', { hasText: 'dana@example.com' })
+    .locator('.status.closed').waitFor();
+  await shot(inbox, '6-inbox-closed');
+
+  await inbox.click('#show-contacts');
+  await inbox.locator('#contact-list tbody tr', { hasText: 'dana@example.com' }).waitFor();
+  await shot(inbox, '7-contacts');
+
+  if (problems.length) throw new Error(problems.join('\n'));
+  console.log(JSON.stringify({ ok: true, shownAfterMs, screenshots: shots }));
+} catch (error) {
+  console.error(error.stack || String(error));
+  for (const problem of problems) console.error(problem);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
