@@ -219,3 +219,62 @@ fn json_logs_are_one_object_per_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_fills_a_new_inbox_through_the_real_commands() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().display().to_string();
+    let (mut child, lines) = spawn(
+        &["--data-dir", &data, "--listen", "127.0.0.1:0", "--demo"],
+        &[("TAHC_BOOTSTRAP_ADMIN_KEY", BOOTSTRAP_KEY)],
+    );
+    let base = lines[0].rsplit(' ').next().unwrap().to_owned();
+    let demo = lines
+        .iter()
+        .find(|l| l.contains("Demo data"))
+        .expect("a demo line");
+    let agent_key = demo.rsplit(' ').next().unwrap();
+    let inbox = graphql(
+        &base,
+        agent_key,
+        "{ viewer { role } conversationCounts { open pending closed awaitingHuman }
+           conversations(first: 10, filter: {}) { nodes { messages(first: 20) { nodes { authorKind internal } } } }
+           contacts(first: 10) { nodes { email notes { body } customFields { key value } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(inbox["data"]["viewer"]["role"], "AGENT", "{inbox}");
+    let counts = &inbox["data"]["conversationCounts"];
+    assert_eq!(counts["closed"], 1, "{counts}");
+    // Answered, the others wait for the customer; one waits for a human.
+    assert_eq!(counts["pending"], 2, "{counts}");
+    assert_eq!(counts["open"], 1, "{counts}");
+    assert_eq!(counts["awaitingHuman"], 1, "{counts}");
+    let kinds: Vec<String> = inbox["data"]["conversations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["messages"]["nodes"].as_array().unwrap().clone())
+        .map(|m| {
+            format!(
+                "{}{}",
+                m["authorKind"].as_str().unwrap(),
+                if m["internal"] == true { " note" } else { "" }
+            )
+        })
+        .collect();
+    for kind in ["VISITOR", "AI", "AGENT", "AGENT note"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let contacts = inbox["data"]["contacts"]["nodes"].as_array().unwrap();
+    assert_eq!(contacts.len(), 2, "{contacts:?}");
+    assert!(
+        contacts
+            .iter()
+            .any(|c| c["notes"].as_array().is_some_and(|n| !n.is_empty())
+                && c["customFields"][0]["value"] == "Pro"),
+        "{contacts:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

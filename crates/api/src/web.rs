@@ -24,32 +24,26 @@ const CSS: &str = "text/css; charset=utf-8";
 const INBOX: &str = include_str!("../web/inbox.html");
 const WIDGET_DEMO: &str = include_str!("../web/widget-demo.html");
 
+/// An asset compiled in from `web/` (or a path below it).
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        asset!($name, $content_type, $name)
+    };
+    ($name:literal, $content_type:expr, $path:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_str!(concat!("../web/", $path)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "tahc.css",
-        content_type: CSS,
-        body: include_str!("../web/tahc.css"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: JS,
-        body: include_str!("../web/api.js"),
-    },
-    Asset {
-        name: "inbox.js",
-        content_type: JS,
-        body: include_str!("../web/inbox.js"),
-    },
-    Asset {
-        name: "widget.js",
-        content_type: JS,
-        body: include_str!("../web/widget.js"),
-    },
-    Asset {
-        name: "graphql-ws.min.js",
-        content_type: JS,
-        body: include_str!("../web/vendor/graphql-ws.min.js"),
-    },
+    asset!("tahc.css", CSS),
+    asset!("api.js", JS),
+    asset!("inbox.js", JS),
+    asset!("widget.js", JS),
+    asset!("graphql-ws.min.js", JS, "vendor/graphql-ws.min.js"),
 ];
 
 /// The routes of the pages.

@@ -4,6 +4,7 @@
 
 mod config_file;
 mod data_dir;
+mod demo;
 mod events;
 mod export;
 mod rebuild;

@@ -90,6 +90,12 @@ pub struct ServeArgs {
         value_parser = seconds
     )]
     shutdown_timeout: std::time::Duration,
+    /// On the first start of an empty data directory, load a realistic
+    /// sample inbox (visitors, AI and human replies, a handoff, contacts
+    /// with notes, closed and pending conversations) through the real
+    /// commands.
+    #[arg(long, env = "TAHC_DEMO")]
+    demo: bool,
 }
 
 /// A whole number of seconds.
@@ -151,6 +157,15 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         {
             return Err("the views did not catch up with the new workspace".into());
         }
+        if args.demo {
+            let demo = crate::demo::load(&node, &created.admin)
+                .await
+                .map_err(|e| format!("cannot load the demo data: {e}"))?;
+            println!(
+                "  Demo data: {} conversations; an agent's key (Sam Rivera): {}",
+                demo.conversations, demo.agent_key
+            );
+        }
         let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
         println!("  Workspace id (for the widget): {workspace}");
         println!("  Widget demo: {base}/widget-demo?workspace={workspace}");
@@ -163,6 +178,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             created.api_key
         );
     } else {
+        if args.demo {
+            println!("  --demo: sample data goes only into a new, empty data directory");
+        }
         println!("  Widget demo: {base}/widget-demo?workspace=<workspace id>");
         println!("  Existing data: use the admin key printed on the first start.");
     }
