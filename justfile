@@ -4,6 +4,10 @@
 serve:
     cargo run --release -p tahc -- serve
 
+# Run the service on a sample inbox in ./tahc-demo (a new directory).
+demo:
+    cargo run --release -p tahc -- serve --demo --data-dir ./tahc-demo
+
 # Run every test (the README's test command).
 test:
     cargo test --workspace
@@ -21,9 +25,18 @@ events dir="./tahc-data":
 verify dir="./tahc-data":
     cargo run --release -p tahc -- verify --data-dir {{dir}}
 
+# The browser test alone (headless Chromium; screenshots in
+# target/tmp/browser-screenshots).
+browser:
+    cargo test -p tahc --test browser -- --nocapture
+
 # The event log benchmarks (JSON lines; copy them into docs/benchmarks.md).
 bench-store:
     cargo run --release -p tahc-bench -- store
+
+# Live updates: 1,000 subscribers while writers post 1,000 messages/s.
+bench-live:
+    cargo run --release -p tahc-bench -- live
 
 # Regenerate docs/events.md from the catalogue and fixtures.
 bless:
