@@ -49,7 +49,7 @@ async fn a_visitor_chats_on_the_widget_while_an_agent_answers_live_from_the_inbo
         "1-inbox-empty",
         "3-inbox-live",
         "4-widget-reply",
-        "7-contacts",
+        "8-contacts",
     ] {
         assert!(shots.join(format!("{step}.png")).exists(), "{step}");
     }

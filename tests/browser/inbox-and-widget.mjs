@@ -2,13 +2,16 @@
 // Chromium (driven by tests/browser.rs against a real `tahc serve`):
 // the visitor writes; the inbox shows it within a second, without a
 // reload; the agent takes over and replies; the visitor sees the reply;
-// the visitor leaves an email and becomes a contact; the agent closes the
-// conversation. Screenshots of each step go to SHOTS; any console error
+// the visitor leaves an email and becomes a contact; the agent adds a note,
+// sees a second agent viewing and typing, assigns, returns the conversation
+// to the AI, blocks the visitor and closes it; the contacts page searches and
+// downloads the CSV. Screenshots of each step go to SHOTS; any console error
 // fails the run.
 //
 // Usage: node inbox-and-widget.mjs BASE_URL AGENT_KEY WORKSPACE_ID SHOTS_DIR
 
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -22,14 +25,26 @@ const browser = await chromium.launch({
 const problems = [];
 const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 
-async function open(name, url) {
-  const page = await context.newPage();
+async function open(name, url, within = context) {
+  const page = await within.newPage();
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`${name} console: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${name} page error: ${error.message}`));
   await page.goto(url);
   return page;
+}
+
+/** A GraphQL request with the admin key; its data. */
+async function graphql(query, variables = {}) {
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
 }
 
 const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -83,16 +98,59 @@ try {
   await inbox.locator('#conversations tbody tr', { hasText: 'dana@example.com' }).waitFor();
   await shot(inbox, '5-inbox-contact');
 
+  // The contact panel: a note for the team.
+  await inbox.fill('#contact-note', 'Asked about order #1042 twice');
+  await inbox.click('#contact-note-add');
+  await inbox.locator('#contact-notes li', { hasText: 'Asked about order #1042 twice' }).waitFor();
+
+  // A second agent opens the conversation: the first sees it live.
+  const added = await graphql(
+    'mutation { addAgent(input: { name: "Lee", email: "lee@example.com", role: AGENT }) { apiKey agent { id } } }',
+  );
+  // Another browser profile: the first one remembers the admin's key.
+  const elsewhere = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const lee = await open('inbox-lee', `${base}/`, elsewhere);
+  await lee.fill('#key', added.addAgent.apiKey);
+  await lee.click('#login-form button[type=submit]');
+  await lee.click('.filter[data-filter=all]');
+  await lee.locator('#conversations tbody tr', { hasText: 'dana@example.com' }).click();
+  await inbox.locator('#activity', { hasText: 'Lee is viewing' }).waitFor();
+  await lee.fill('#reply-body', 'Looking');
+  await inbox.locator('#activity', { hasText: 'Lee is typing' }).waitFor();
+  await shot(inbox, '6-team-activity');
+
+  // Assign to Lee (new since the page loaded), return to the AI; close;
+  // block the visitor.
+  await inbox.locator('#conversations tbody tr', { hasText: 'dana@example.com' }).click();
+  await inbox.locator('[data-action=assign] option', { hasText: 'Lee' }).waitFor({ state: 'attached' });
+  await inbox.selectOption('[data-action=assign]', { label: 'Lee' });
+  await inbox.locator('#conversations tbody tr', { hasText: 'Lee' }).waitFor();
+  await inbox.click('[data-action=returnToAi]');
+  await inbox.waitForSelector('[data-action=takeOver]');
+
   await inbox.click('[data-action=close]');
   await inbox.locator('#detail .status.closed').waitFor();
   await inbox.click('.filter[data-filter=closed]');
   await inbox.locator('#conversations tbody tr', { hasText: 'dana@example.com' })
     .locator('.status.closed').waitFor();
-  await shot(inbox, '6-inbox-closed');
+  await shot(inbox, '7-inbox-closed');
+  inbox.once('dialog', (dialog) => dialog.accept());
+  await inbox.click('[data-action=block]');
+  await inbox.locator('#detail .badge', { hasText: 'blocked' }).waitFor();
 
   await inbox.click('#show-contacts');
   await inbox.locator('#contact-list tbody tr', { hasText: 'dana@example.com' }).waitFor();
-  await shot(inbox, '7-contacts');
+  await inbox.fill('#contact-search', 'nobody-like-this');
+  await inbox.locator('#contact-list tbody tr').first().waitFor({ state: 'detached' });
+  await inbox.fill('#contact-search', 'dana');
+  await inbox.locator('#contact-list tbody tr', { hasText: 'dana@example.com' }).waitFor();
+  const [download] = await Promise.all([
+    inbox.waitForEvent('download'),
+    inbox.click('#contacts-csv'),
+  ]);
+  const csv = await readFile(await download.path(), 'utf8');
+  if (!csv.includes('dana@example.com')) throw new Error(`the CSV lacks the contact: ${csv}`);
+  await shot(inbox, '8-contacts');
 
   if (problems.length) throw new Error(problems.join('\n'));
   console.log(JSON.stringify({ ok: true, shownAfterMs, screenshots: shots }));

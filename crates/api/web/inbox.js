@@ -51,10 +51,9 @@ async function logIn(key) {
   $('nav').hidden = false;
   $('logout').hidden = false;
   $('who').textContent = `${viewer.agent.name} (${viewer.role.toLowerCase()}) · ${viewer.workspace.name}`;
-  const { agents, customFieldDefinitions } = await api.request(
-    '{ agents { id name active } customFieldDefinitions { key label type } }',
+  const { customFieldDefinitions } = await api.request(
+    '{ customFieldDefinitions { key label type } }',
   );
-  state.agents = agents.filter((agent) => agent.active);
   state.fieldDefinitions = customFieldDefinitions;
   showInbox();
   api.subscribe(
@@ -173,12 +172,13 @@ async function select(id) {
 
 async function refreshDetail() {
   const id = state.selected;
-  const { conversation } = await state.api.request(
-    `query Detail($id: ID!) { conversation(id: $id) { ${CONVERSATION}
+  const { conversation, agents } = await state.api.request(
+    `query Detail($id: ID!) { agents { id name active } conversation(id: $id) { ${CONVERSATION}
       messages(last: 100) { nodes { id authorKind agent { name } body internal createdAt } } } }`,
     { id },
   );
   if (id !== state.selected) return;
+  state.agents = agents.filter((agent) => agent.active);
   if (!conversation) {
     $('detail').replaceChildren(h('p', { class: 'muted' }, 'This conversation is gone.'));
     return;
@@ -268,12 +268,17 @@ function renderDetail(c) {
   timeline.scrollTop = timeline.scrollHeight;
 }
 
-/** Runs a mutation; shows its error, if any, and says whether it worked. */
+/**
+ * Runs a mutation; shows its error, if any, and says whether it worked.
+ * The open conversation is shown again (a change to its visitor, say, is
+ * no change to the conversation the live feed would announce).
+ */
 async function run(name, mutation, variables) {
   try {
     await state.api.mutate(name, mutation, variables);
     const error = $('action-error');
     if (error) error.textContent = '';
+    if (state.selected) refreshDetail();
     return true;
   } catch (error) {
     const shown = $('action-error');
