@@ -98,7 +98,7 @@ async fn metrics_count_appends_requests_errors_connections_and_subscriptions() {
     );
     at_least(
         "tahc_http_request_seconds_count",
-        &["route=\"/graphql\""],
+        &["route=\"/graphql\"", "method=\"POST\""],
         2.0,
     );
     at_least("tahc_websocket_connections", &[], 1.0);
