@@ -15,6 +15,7 @@
 pub mod conformance;
 mod error;
 mod log;
+mod pg_log;
 pub mod record;
 mod sled_log;
 mod subject_keys;
@@ -26,6 +27,7 @@ pub use log::{
     Appended, EventAppender, EventLog, ExpectedVersion, LogReader, LogSubscriber, SharedLog,
     StreamReader,
 };
+pub use pg_log::{PgLog, PgOptions};
 pub use sled_log::durability::Durability;
 pub use sled_log::keys as sled_keys;
 pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};

@@ -1,0 +1,337 @@
+//! A node's one writer: group commit over the head row's lock.
+//!
+//! Callers send appends through a channel. The writer takes everything
+//! waiting (a round) and runs it as ONE transaction: lock the head row,
+//! check each append (idempotent retries, expected versions), give
+//! positions and extend the hash chain, insert every record at once, move
+//! the head, notify the other nodes, commit. Each caller hears its own
+//! outcome once the commit is durable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tahc_events::{NewEvent, Position, StreamId};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_postgres::{Client, Config, Transaction};
+use uuid::Uuid;
+
+use crate::error::AppendError;
+use crate::log::{Appended, ExpectedVersion};
+use crate::record::{self, Digest};
+
+/// Most appends taken into one round.
+const MAX_ROUND: usize = 512;
+
+/// One caller's append, waiting for its round.
+pub(super) struct AppendJob {
+    pub stream: StreamId,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+    pub reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// Where an event id is stored.
+#[derive(Clone)]
+struct Stored {
+    position: Position,
+    stream: String,
+    version: u64,
+}
+
+/// What one round has staged so far.
+struct Round {
+    head: Position,
+    tail_hash: Digest,
+    versions: HashMap<StreamId, u64>,
+    ids: HashMap<Uuid, Stored>,
+    positions: Vec<i64>,
+    event_ids: Vec<Uuid>,
+    streams: Vec<String>,
+    stream_versions: Vec<i64>,
+    records: Vec<Vec<u8>>,
+}
+
+/// The writer and its connection.
+pub(super) struct Writer {
+    client: Client,
+    config: Config,
+    wake: Arc<Notify>,
+}
+
+impl Writer {
+    pub fn new(client: Client, config: Config, wake: Arc<Notify>) -> Self {
+        Writer {
+            client,
+            config,
+            wake,
+        }
+    }
+
+    /// Commits rounds until every sender is gone.
+    pub async fn run(mut self, mut jobs: mpsc::Receiver<AppendJob>) {
+        while let Some(first) = jobs.recv().await {
+            let mut round = vec![first];
+            while round.len() < MAX_ROUND {
+                match jobs.try_recv() {
+                    Ok(job) => round.push(job),
+                    Err(_) => break,
+                }
+            }
+            if self.client.is_closed() {
+                match super::open(&self.config).await {
+                    Ok(client) => self.client = client,
+                    Err(error) => {
+                        let message = format!("the database is unreachable: {error}");
+                        for job in round {
+                            let _ = job.reply.send(Err(AppendError::Storage(message.clone())));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let committed = commit(&mut self.client, &round).await;
+            match committed {
+                Ok(results) => {
+                    for (job, result) in round.into_iter().zip(results) {
+                        let _ = job.reply.send(result);
+                    }
+                    self.wake.notify_one();
+                }
+                Err(failure) => {
+                    for job in round {
+                        let _ = job.reply.send(Err(failure.to_error()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a round failed as a whole.
+enum Failure {
+    /// Before the commit: nothing was stored.
+    Refused(String),
+    /// At the commit: the outcome is unknown.
+    Unknown(String),
+}
+
+impl Failure {
+    fn to_error(&self) -> AppendError {
+        match self {
+            Failure::Refused(message) => AppendError::Storage(message.clone()),
+            Failure::Unknown(message) => AppendError::NotDurable(message.clone()),
+        }
+    }
+}
+
+/// Runs one round as one transaction; each append's own outcome.
+async fn commit(
+    client: &mut Client,
+    jobs: &[AppendJob],
+) -> Result<Vec<Result<Appended, AppendError>>, Failure> {
+    let refused = |e: tokio_postgres::Error| Failure::Refused(e.to_string());
+    let transaction = client.transaction().await.map_err(refused)?;
+    let head = transaction
+        .query_one(
+            "SELECT position, hash FROM tahc_log_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(refused)?;
+    let tail: Vec<u8> = head.get(1);
+    let mut round = Round {
+        head: Position(head.get::<_, i64>(0) as u64),
+        tail_hash: tail
+            .try_into()
+            .map_err(|_| Failure::Refused("the stored head hash is not 32 bytes".into()))?,
+        versions: HashMap::new(),
+        ids: HashMap::new(),
+        positions: Vec::new(),
+        event_ids: Vec::new(),
+        streams: Vec::new(),
+        stream_versions: Vec::new(),
+        records: Vec::new(),
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(
+            stage(&transaction, &mut round, job)
+                .await
+                .map_err(refused)?,
+        );
+    }
+    if !round.positions.is_empty() {
+        transaction
+            .execute(
+                "INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
+                 SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])",
+                &[
+                    &round.positions,
+                    &round.event_ids,
+                    &round.streams,
+                    &round.stream_versions,
+                    &round.records,
+                ],
+            )
+            .await
+            .map_err(refused)?;
+        let head = round.head.0 as i64;
+        transaction
+            .execute(
+                "UPDATE tahc_log_head SET position = $1, hash = $2 WHERE id = 1",
+                &[&head, &round.tail_hash.as_slice()],
+            )
+            .await
+            .map_err(refused)?;
+        transaction
+            .execute("SELECT pg_notify('tahc_log', $1)", &[&head.to_string()])
+            .await
+            .map_err(refused)?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(|e| Failure::Unknown(e.to_string()))?;
+    Ok(results)
+}
+
+/// Checks one append and stages its records in `round`; its outcome (a
+/// refusal stages nothing). `Err` only for a failure of the database.
+async fn stage(
+    transaction: &Transaction<'_>,
+    round: &mut Round,
+    job: &AppendJob,
+) -> Result<Result<Appended, AppendError>, tokio_postgres::Error> {
+    if job.events.is_empty() {
+        return Ok(Err(AppendError::Empty));
+    }
+    for (index, event) in job.events.iter().enumerate() {
+        if let Err(reason) = record::check_fits(event) {
+            return Ok(Err(AppendError::InvalidEvent { index, reason }));
+        }
+    }
+    let ids: Vec<Uuid> = job.events.iter().map(|e| e.event_id).collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = ids.iter().find(|id| !seen.insert(**id)) {
+        return Ok(Err(AppendError::DuplicateEventId { event_id: *twice }));
+    }
+    let stored = stored_ids(transaction, round, &ids).await?;
+    if !stored.is_empty() {
+        return Ok(retried(job, &ids, &stored));
+    }
+    let version = match round.versions.get(&job.stream) {
+        Some(version) => *version,
+        None => {
+            let row = transaction
+                .query_one(
+                    "SELECT COALESCE(MAX(stream_version), 0) FROM tahc_events WHERE stream_id = $1",
+                    &[&job.stream.as_str()],
+                )
+                .await?;
+            row.get::<_, i64>(0) as u64
+        }
+    };
+    if !job.expected.admits(version) {
+        return Ok(Err(AppendError::Conflict {
+            stream: job.stream.clone(),
+            expected: job.expected,
+            actual: version,
+        }));
+    }
+    let first = Position(round.head.0 + 1);
+    let mut stream_version = version;
+    for event in job.events.iter().cloned() {
+        stream_version += 1;
+        round.head = Position(round.head.0 + 1);
+        let event_id = event.event_id;
+        let (sealed, bytes) = record::seal(
+            event,
+            &job.stream,
+            stream_version,
+            round.head,
+            round.tail_hash,
+        );
+        round.tail_hash = sealed.hash;
+        round.ids.insert(
+            event_id,
+            Stored {
+                position: round.head,
+                stream: job.stream.as_str().to_owned(),
+                version: stream_version,
+            },
+        );
+        round.positions.push(round.head.0 as i64);
+        round.event_ids.push(event_id);
+        round.streams.push(job.stream.as_str().to_owned());
+        round.stream_versions.push(stream_version as i64);
+        round.records.push(bytes);
+    }
+    round.versions.insert(job.stream.clone(), stream_version);
+    Ok(Ok(Appended {
+        first_position: first,
+        last_position: round.head,
+        stream_version,
+    }))
+}
+
+/// Where the ids of an append are stored already (in the table or earlier
+/// in this round).
+async fn stored_ids(
+    transaction: &Transaction<'_>,
+    round: &Round,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Stored>, tokio_postgres::Error> {
+    let mut stored: HashMap<Uuid, Stored> = ids
+        .iter()
+        .filter_map(|id| round.ids.get(id).map(|s| (*id, s.clone())))
+        .collect();
+    let rows = transaction
+        .query(
+            "SELECT event_id, position, stream_id, stream_version FROM tahc_events
+             WHERE event_id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    for row in rows {
+        stored.insert(
+            row.get(0),
+            Stored {
+                position: Position(row.get::<_, i64>(1) as u64),
+                stream: row.get(2),
+                version: row.get::<_, i64>(3) as u64,
+            },
+        );
+    }
+    Ok(stored)
+}
+
+/// A retry of an append already stored returns its original result; ids
+/// stored as anything else are refused.
+fn retried(
+    job: &AppendJob,
+    ids: &[Uuid],
+    stored: &HashMap<Uuid, Stored>,
+) -> Result<Appended, AppendError> {
+    let places: Option<Vec<&Stored>> = ids.iter().map(|id| stored.get(id)).collect();
+    let same_append = places.as_ref().is_some_and(|places| {
+        places.iter().all(|s| s.stream == job.stream.as_str())
+            && places
+                .windows(2)
+                .all(|w| w[1].position.0 == w[0].position.0 + 1 && w[1].version == w[0].version + 1)
+    });
+    match places {
+        Some(places) if same_append => Ok(Appended {
+            first_position: places[0].position,
+            last_position: places[places.len() - 1].position,
+            stream_version: places[places.len() - 1].version,
+        }),
+        _ => {
+            let reused = ids
+                .iter()
+                .find(|id| stored.contains_key(id))
+                .copied()
+                .unwrap_or_default();
+            Err(AppendError::DuplicateEventId { event_id: reused })
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The PostgreSQL log against the backend conformance suite, on the real
+//! server (`TAHC_TEST_POSTGRES`, default the local `test` database). Each
+//! case gets a schema of its own.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tahc_store::conformance::TestLog;
+use tahc_store::{PgLog, PgOptions, SharedLog};
+
+fn url() -> String {
+    std::env::var("TAHC_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+struct PgTestLog {
+    options: PgOptions,
+    log: Option<PgLog>,
+}
+
+#[async_trait]
+impl TestLog for PgTestLog {
+    fn log(&self) -> SharedLog {
+        Arc::new(self.log.clone().expect("log is open"))
+    }
+
+    async fn reopen(&mut self) {
+        let log = self.log.take().expect("log is open");
+        log.close().await;
+        drop(log);
+        self.log = Some(
+            PgLog::connect_with(&url(), self.options.clone())
+                .await
+                .expect("reopen"),
+        );
+    }
+}
+
+/// A fresh schema, and a log in it with a tiny live channel, so that every
+/// subscription case also runs the fall-back from a lagging feed to the
+/// table.
+async fn fresh() -> Box<dyn TestLog> {
+    let schema = format!("tahc_test_{}", uuid::Uuid::now_v7().simple());
+    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .expect("the PostgreSQL test database (set TAHC_TEST_POSTGRES)");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create a schema");
+    let options = PgOptions {
+        schema: Some(schema),
+        live_capacity: 2,
+        ..PgOptions::default()
+    };
+    let log = PgLog::connect_with(&url(), options.clone())
+        .await
+        .expect("connect");
+    Box::new(PgTestLog {
+        options,
+        log: Some(log),
+    })
+}
+
+tahc_store::conformance_suite!(fresh().await);
