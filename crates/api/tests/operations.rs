@@ -109,3 +109,33 @@ async fn metrics_count_appends_requests_errors_connections_and_subscriptions() {
     );
     ws.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_and_their_assets_are_served_and_anything_else_is_404() {
+    let server = Server::start().await;
+    let get = |path: &str| server.client().get(format!("{}{path}", server.url)).send();
+    for (path, kind, marker) in [
+        ("/", "text/html", "Agent inbox"),
+        ("/widget-demo", "text/html", "Chat with us"),
+        ("/assets/inbox.js", "text/javascript", "conversationChanges"),
+        ("/assets/tahc.css", "text/css", ".inbox"),
+        (
+            "/assets/graphql-ws.min.js",
+            "text/javascript",
+            "graphql-transport-ws",
+        ),
+    ] {
+        let response = get(path).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(response.text().await.unwrap().contains(marker), "{path}");
+    }
+    for path in ["/assets/nope.js", "/assets/..%2Fsrc%2Flib.rs", "/assets/"] {
+        let response = get(path).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}

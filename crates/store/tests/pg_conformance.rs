@@ -64,3 +64,22 @@ async fn fresh() -> Box<dyn TestLog> {
 }
 
 tahc_store::conformance_suite!(fresh().await);
+
+#[tokio::test]
+async fn a_bad_or_unreachable_database_is_a_clear_open_error_without_the_password() {
+    for (url, says) in [
+        ("not a url", "not a PostgreSQL URL"),
+        (
+            "postgres://tahc:hunter2@127.0.0.1:1/test",
+            "cannot use the database postgres://tahc:***@127.0.0.1:1/test",
+        ),
+    ] {
+        let error = PgLog::connect(url)
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(error.contains(says), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+}
