@@ -13,6 +13,14 @@ use tahc_app::{Node, SystemClock};
 use tahc_events::Position;
 use tahc_store::LogReader;
 
+/// Prints a line of the banner; a closed stdout (a terminal gone, a pipe
+/// nobody reads) must never stop the server.
+macro_rules! say {
+    ($($line:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($line)*);
+    }};
+}
+
 /// Options of `tahc serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -123,6 +131,7 @@ impl ServeArgs {
 
 /// Starts the node, prints where to go, serves until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    let stop_asked = shutdown_signal()?;
     let limits = RateLimits::new(args.rate_limits());
     let node = Node::start(&args.data_dir, Arc::new(SystemClock))
         .await
@@ -134,11 +143,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
     tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
-    println!("tahc is running at {base}");
-    println!("  Agent inbox: {base}/");
-    println!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
-    println!("  Health: {base}/healthz   Readiness: {base}/readyz");
-    println!("  Data directory: {}", args.data_dir.display());
+    say!("tahc is running at {base}");
+    say!("  Agent inbox: {base}/");
+    say!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
+    say!("  Health: {base}/healthz   Readiness: {base}/readyz");
+    say!("  Data directory: {}", args.data_dir.display());
     if fresh {
         let created = node
             .commands
@@ -161,46 +170,49 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             let demo = crate::demo::load(&node, &created.admin)
                 .await
                 .map_err(|e| format!("cannot load the demo data: {e}"))?;
-            println!(
+            say!(
                 "  Demo data: {} conversations; an agent's key (Sam Rivera): {}",
-                demo.conversations, demo.agent_key
+                demo.conversations,
+                demo.agent_key
             );
         }
         let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
-        println!("  Workspace id (for the widget): {workspace}");
-        println!("  Widget demo: {base}/widget-demo?workspace={workspace}");
-        println!(
+        say!("  Workspace id (for the widget): {workspace}");
+        say!("  Widget demo: {base}/widget-demo?workspace={workspace}");
+        say!(
             "  Admin API key (shown once, stored only as a hash): {}",
             created.api_key
         );
-        println!(
+        say!(
             "  Try: curl -s {base}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{viewer{{role workspace{{name}}}}}}\"}}'",
             created.api_key
         );
     } else {
         if args.demo {
-            println!("  --demo: sample data goes only into a new, empty data directory");
+            say!("  --demo: sample data goes only into a new, empty data directory");
         }
-        println!("  Widget demo: {base}/widget-demo?workspace=<workspace id>");
-        println!("  Existing data: use the admin key printed on the first start.");
+        say!("  Widget demo: {base}/widget-demo?workspace=<workspace id>");
+        say!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
     let (app, sockets) = tahc_api::service(node.clone(), Arc::new(limits), LiveSettings::default());
-    let (signalled, mut stopping) = tokio::sync::watch::channel(false);
+    // When the stop was asked for: the shutdown timeout counts from there.
+    let (signalled, mut stopping) = tokio::sync::watch::channel(None);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // stdout may be gone by now (a closed pipe); that must not fail a
-        // clean stop.
-        let _ = writeln!(std::io::stdout(), "tahc: shutting down");
+        stop_asked.await;
+        say!("tahc: shutting down");
         // Stop accepting, close every WebSocket with 1001; requests in
         // flight finish.
         sockets.close_all();
-        signalled.send_replace(true);
+        signalled.send_replace(Some(tokio::time::Instant::now()));
     });
     let patience = args.shutdown_timeout;
     let deadline = async {
-        let _ = stopping.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(patience).await;
+        if let Ok(asked) = stopping.wait_for(Option::is_some).await
+            && let Some(asked) = *asked
+        {
+            tokio::time::sleep_until(asked + patience).await;
+        }
     };
     tokio::select! {
         served = server => served.map_err(|e| format!("server error: {e}"))?,
@@ -210,7 +222,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     }
     // Connections that are closing let go of the node; then the views
     // store their checkpoints and the log is flushed and closed.
-    let node = release(node, patience).await;
+    let asked = stopping.borrow().unwrap_or_else(tokio::time::Instant::now);
+    let node = release(node, asked + patience).await;
     match node {
         Some(node) => {
             node.shutdown().await;
@@ -223,9 +236,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The node, once nothing else holds it (within `patience`).
-async fn release(mut node: Arc<Node>, patience: std::time::Duration) -> Option<Node> {
-    let deadline = tokio::time::Instant::now() + patience;
+/// The node, once nothing else holds it (until `deadline`).
+async fn release(mut node: Arc<Node>, deadline: tokio::time::Instant) -> Option<Node> {
     loop {
         match Arc::try_unwrap(node) {
             Ok(node) => return Some(node),
@@ -238,18 +250,17 @@ async fn release(mut node: Arc<Node>, patience: std::time::Duration) -> Option<N
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGINT or SIGTERM, listened for from the moment this is called (so a
+/// signal that comes while the node is still starting is not lost).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        () = terminate => {}
-    }
+    })
 }
