@@ -27,13 +27,16 @@ use super::query::{ConversationFilter, visible_conversation};
 use super::types::{Agent, Conversation, node};
 
 /// Where a subscription starts: where its transport resumes it, after
-/// `after` (a position from an earlier change), or at the present.
+/// `after` (a position from an earlier change), or at the present — what
+/// the views show now, so that nothing a caller has already read (its own
+/// mutation's write, say) comes again as a change. The applied log may
+/// announce a batch a moment after the views show it.
 fn start(ctx: &Context<'_>, node: &Node, after: Option<String>) -> Result<Position> {
     if let Some(resumed) = delivery(ctx).and_then(|delivery| delivery.resume_after()) {
         return Ok(resumed);
     }
     match after {
-        None => Ok(node.applied.head()),
+        None => Ok(node.views.position().max(node.applied.head())),
         Some(after) => after
             .trim()
             .parse()
