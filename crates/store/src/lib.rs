@@ -12,6 +12,7 @@
 //!
 //! [`Position`]: tahc_events::Position
 
+mod append_queue;
 pub mod conformance;
 mod error;
 mod log;

@@ -2,16 +2,14 @@
 //! server (`TAHC_TEST_POSTGRES`, default the local `test` database). Each
 //! case gets a schema of its own.
 
+mod pg_support;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use pg_support::{fresh_schema, url};
 use tahc_store::conformance::TestLog;
 use tahc_store::{PgLog, PgOptions, SharedLog};
-
-fn url() -> String {
-    std::env::var("TAHC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 struct PgTestLog {
     options: PgOptions,
@@ -40,15 +38,7 @@ impl TestLog for PgTestLog {
 /// subscription case also runs the fall-back from a lagging feed to the
 /// table.
 async fn fresh() -> Box<dyn TestLog> {
-    let schema = format!("tahc_test_{}", uuid::Uuid::now_v7().simple());
-    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .expect("the PostgreSQL test database (set TAHC_TEST_POSTGRES)");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create a schema");
+    let (_, schema) = fresh_schema("tahc_test").await;
     let options = PgOptions {
         schema: Some(schema),
         live_capacity: 2,

@@ -7,18 +7,16 @@
 //!
 //! `TAHC_PG_ORDER_SECONDS` sets how long the writers append (default 20).
 
+mod pg_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use pg_support::{fresh_schema, url};
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};
 use tahc_store::{EventAppender, ExpectedVersion, LogReader, LogSubscriber, PgLog, PgOptions};
-
-fn url() -> String {
-    std::env::var("TAHC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 async fn node(schema: &str) -> PgLog {
     let options = PgOptions {
@@ -34,15 +32,7 @@ async fn eight_writers_on_two_nodes_leave_a_log_a_third_reads_whole_and_in_order
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let schema = format!("tahc_order_{}", uuid::Uuid::now_v7().simple());
-    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .expect("the PostgreSQL test database (set TAHC_TEST_POSTGRES)");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
+    let (client, schema) = fresh_schema("tahc_order").await;
     let nodes = [node(&schema).await, node(&schema).await];
     let reader = node(&schema).await;
     let mut tail = reader.subscribe(Position::START);

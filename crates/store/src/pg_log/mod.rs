@@ -30,17 +30,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
+use crate::append_queue::AppendQueue;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::log::{
     Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
 };
 use crate::record;
 use crate::subscription::{LiveFeed, Subscription};
-use writer::{AppendJob, Writer};
+use writer::Writer;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ pub struct PgLog {
 
 struct Inner {
     reader: Client,
-    jobs: Mutex<Option<mpsc::Sender<AppendJob>>>,
+    jobs: AppendQueue,
     live: LiveFeed,
     wake: Arc<Notify>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -123,10 +124,10 @@ impl PgLog {
             .await
             .map_err(|e| unreachable_database(&shown, &e))?;
         let wake = Arc::new(Notify::new());
-        let (jobs, queued) = mpsc::channel(4096);
+        let (jobs, queued) = AppendQueue::new(4096);
         let inner = Arc::new(Inner {
             reader,
-            jobs: Mutex::new(Some(jobs)),
+            jobs,
             live: LiveFeed::with_capacity(options.live_capacity),
             wake: wake.clone(),
             tasks: Mutex::new(Vec::new()),
@@ -157,7 +158,7 @@ impl PgLog {
     /// they have caught up) and stops the node's tasks. Everything
     /// acknowledged is committed already.
     pub async fn close(&self) {
-        self.inner.jobs.lock().expect("jobs lock").take();
+        self.inner.jobs.close();
         self.inner.live.close();
         let tasks: Vec<_> = self
             .inner
@@ -281,22 +282,7 @@ impl EventAppender for PgLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
-        let sender = self
-            .inner
-            .jobs
-            .lock()
-            .expect("jobs lock")
-            .clone()
-            .ok_or(AppendError::Closed)?;
-        let (reply, outcome) = oneshot::channel();
-        let job = AppendJob {
-            stream: stream.clone(),
-            expected,
-            events,
-            reply,
-        };
-        sender.send(job).await.map_err(|_| AppendError::Closed)?;
-        outcome.await.map_err(|_| AppendError::Closed)?
+        self.inner.jobs.append(stream, expected, events).await
     }
 }
 

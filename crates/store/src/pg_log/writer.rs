@@ -10,25 +10,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tahc_events::{NewEvent, Position, StreamId};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tahc_events::{Position, StreamId};
+use tokio::sync::{Notify, mpsc};
 use tokio_postgres::{Client, Config, Transaction};
 use uuid::Uuid;
 
+use crate::append_queue::AppendJob;
 use crate::error::AppendError;
-use crate::log::{Appended, ExpectedVersion};
+use crate::log::Appended;
 use crate::record::{self, Digest};
 
 /// Most appends taken into one round.
 const MAX_ROUND: usize = 512;
-
-/// One caller's append, waiting for its round.
-pub(super) struct AppendJob {
-    pub stream: StreamId,
-    pub expected: ExpectedVersion,
-    pub events: Vec<NewEvent>,
-    pub reply: oneshot::Sender<Result<Appended, AppendError>>,
-}
 
 /// Where an event id is stored.
 #[derive(Clone)]

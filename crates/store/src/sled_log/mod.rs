@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
-use tokio::sync::{mpsc, oneshot};
 
+use crate::append_queue::AppendQueue;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::log::{
     Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
@@ -22,7 +22,7 @@ use crate::subject_keys::SledKeys;
 use crate::subscription::{LiveFeed, Subscription};
 use crate::verify::{Verification, verify};
 use durability::Durability;
-use writer::{AppendJob, Writer};
+use writer::Writer;
 
 /// The name of the sled tree that holds the log.
 pub const TREE: &str = "log";
@@ -77,14 +77,14 @@ struct Inner {
     tree: sled::Tree,
     keys: SledKeys,
     shared: Arc<Shared>,
-    jobs: Mutex<Option<mpsc::Sender<AppendJob>>>,
+    jobs: AppendQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Inner {
     /// Stops taking appends and waits for the writer's last round and flush.
     fn stop_writer(&self) {
-        self.jobs.lock().expect("jobs lock").take();
+        self.jobs.close();
         if let Some(writer) = self.writer.lock().expect("writer lock").take()
             && writer.join().is_err()
         {
@@ -138,7 +138,7 @@ impl SledLog {
             flushes: AtomicU64::new(0),
             events: AtomicU64::new(0),
         });
-        let (sender, jobs) = mpsc::channel(QUEUE);
+        let (queue, jobs) = AppendQueue::new(QUEUE);
         let writer = Writer::start(
             db,
             tree.clone(),
@@ -158,7 +158,7 @@ impl SledLog {
                 tree,
                 keys,
                 shared,
-                jobs: Mutex::new(Some(sender)),
+                jobs: queue,
                 writer: Mutex::new(Some(thread)),
             }),
         })
@@ -341,22 +341,7 @@ impl EventAppender for SledLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
-        let sender = self
-            .inner
-            .jobs
-            .lock()
-            .expect("jobs lock")
-            .clone()
-            .ok_or(AppendError::Closed)?;
-        let (reply, outcome) = oneshot::channel();
-        let job = AppendJob {
-            stream: stream.clone(),
-            expected,
-            events,
-            reply,
-        };
-        sender.send(job).await.map_err(|_| AppendError::Closed)?;
-        outcome.await.map_err(|_| AppendError::Closed)?
+        self.inner.jobs.append(stream, expected, events).await
     }
 }
 

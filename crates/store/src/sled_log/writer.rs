@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::durability::Durability;
 use super::{Shared, keys};
+use crate::append_queue::AppendJob;
 use crate::error::{AppendError, ReadError};
 use crate::log::{Appended, ExpectedVersion};
 use crate::record::{self, Digest};
@@ -32,14 +33,6 @@ const MAX_ROUND: usize = 1024;
 /// Stream heads remembered between rounds; past this many the memory is
 /// cleared and heads are read from the stream index again.
 const HEAD_CACHE: usize = 100_000;
-
-/// One caller's append, waiting for its round.
-pub(super) struct AppendJob {
-    pub stream: StreamId,
-    pub expected: ExpectedVersion,
-    pub events: Vec<NewEvent>,
-    pub reply: oneshot::Sender<Result<Appended, AppendError>>,
-}
 
 /// Where an event id is stored (in sled or earlier in the current round).
 #[derive(Clone)]
