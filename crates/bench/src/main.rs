@@ -3,6 +3,7 @@
 //! are noisy and only ratios travel.
 
 mod live;
+mod pg;
 mod query;
 mod rebuild;
 mod report;
@@ -37,6 +38,8 @@ enum Bench {
     Live(live::LiveArgs),
     /// `tahc rebuild` over sealed conversations, beside reading the log.
     Rebuild(rebuild::RebuildArgs),
+    /// Appends through the PostgreSQL log beside single-row INSERT commits.
+    Pg(pg::PgArgs),
     /// The idle clients of `live`, run in their own process so that the
     /// server's memory is measured alone.
     #[command(hide = true)]
@@ -52,6 +55,7 @@ fn main() {
         Bench::Mutation(args) => runtime.block_on(query::run_mutation(args)),
         Bench::Live(args) => runtime.block_on(live::run(args)).map_err(|e| e as _),
         Bench::Rebuild(args) => runtime.block_on(rebuild::run(args)).map_err(|e| e as _),
+        Bench::Pg(args) => runtime.block_on(pg::run(args)).map_err(|e| e as _),
         Bench::IdleClients(args) => runtime.block_on(live::idle_clients(args)),
     };
     if let Err(error) = result {

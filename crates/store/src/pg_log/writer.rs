@@ -145,14 +145,14 @@ async fn commit(
         stream_versions: Vec::new(),
         records: Vec::new(),
     };
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(
-            stage(&transaction, &mut round, job)
-                .await
-                .map_err(refused)?,
-        );
-    }
+    // Two queries for the whole round: where its event ids are stored
+    // already, and the versions of its streams.
+    let stored = stored_ids(&transaction, jobs).await.map_err(refused)?;
+    round.versions = stream_versions(&transaction, jobs).await.map_err(refused)?;
+    let results = jobs
+        .iter()
+        .map(|job| stage(&mut round, &stored, job))
+        .collect();
     if !round.positions.is_empty() {
         transaction
             .execute(
@@ -188,48 +188,47 @@ async fn commit(
     Ok(results)
 }
 
-/// Checks one append and stages its records in `round`; its outcome (a
-/// refusal stages nothing). `Err` only for a failure of the database.
-async fn stage(
-    transaction: &Transaction<'_>,
+/// Checks one append against what is stored (`stored`: the round's ids
+/// already in the table) and what the round staged, and stages its records
+/// in `round`; its outcome (a refusal stages nothing).
+fn stage(
     round: &mut Round,
+    stored: &HashMap<Uuid, Stored>,
     job: &AppendJob,
-) -> Result<Result<Appended, AppendError>, tokio_postgres::Error> {
+) -> Result<Appended, AppendError> {
     if job.events.is_empty() {
-        return Ok(Err(AppendError::Empty));
+        return Err(AppendError::Empty);
     }
     for (index, event) in job.events.iter().enumerate() {
         if let Err(reason) = record::check_fits(event) {
-            return Ok(Err(AppendError::InvalidEvent { index, reason }));
+            return Err(AppendError::InvalidEvent { index, reason });
         }
     }
     let ids: Vec<Uuid> = job.events.iter().map(|e| e.event_id).collect();
     let mut seen = std::collections::HashSet::new();
     if let Some(twice) = ids.iter().find(|id| !seen.insert(**id)) {
-        return Ok(Err(AppendError::DuplicateEventId { event_id: *twice }));
+        return Err(AppendError::DuplicateEventId { event_id: *twice });
     }
-    let stored = stored_ids(transaction, round, &ids).await?;
-    if !stored.is_empty() {
-        return Ok(retried(job, &ids, &stored));
+    let known: HashMap<Uuid, Stored> = ids
+        .iter()
+        .filter_map(|id| {
+            round
+                .ids
+                .get(id)
+                .or_else(|| stored.get(id))
+                .map(|s| (*id, s.clone()))
+        })
+        .collect();
+    if !known.is_empty() {
+        return retried(job, &ids, &known);
     }
-    let version = match round.versions.get(&job.stream) {
-        Some(version) => *version,
-        None => {
-            let row = transaction
-                .query_one(
-                    "SELECT COALESCE(MAX(stream_version), 0) FROM tahc_events WHERE stream_id = $1",
-                    &[&job.stream.as_str()],
-                )
-                .await?;
-            row.get::<_, i64>(0) as u64
-        }
-    };
+    let version = round.versions.get(&job.stream).copied().unwrap_or(0);
     if !job.expected.admits(version) {
-        return Ok(Err(AppendError::Conflict {
+        return Err(AppendError::Conflict {
             stream: job.stream.clone(),
             expected: job.expected,
             actual: version,
-        }));
+        });
     }
     let first = Position(round.head.0 + 1);
     let mut stream_version = version;
@@ -260,23 +259,21 @@ async fn stage(
         round.records.push(bytes);
     }
     round.versions.insert(job.stream.clone(), stream_version);
-    Ok(Ok(Appended {
+    Ok(Appended {
         first_position: first,
         last_position: round.head,
         stream_version,
-    }))
+    })
 }
 
-/// Where the ids of an append are stored already (in the table or earlier
-/// in this round).
+/// Where the round's event ids are stored already.
 async fn stored_ids(
     transaction: &Transaction<'_>,
-    round: &Round,
-    ids: &[Uuid],
+    jobs: &[AppendJob],
 ) -> Result<HashMap<Uuid, Stored>, tokio_postgres::Error> {
-    let mut stored: HashMap<Uuid, Stored> = ids
+    let ids: Vec<Uuid> = jobs
         .iter()
-        .filter_map(|id| round.ids.get(id).map(|s| (*id, s.clone())))
+        .flat_map(|job| job.events.iter().map(|e| e.event_id))
         .collect();
     let rows = transaction
         .query(
@@ -285,17 +282,45 @@ async fn stored_ids(
             &[&ids],
         )
         .await?;
-    for row in rows {
-        stored.insert(
-            row.get(0),
-            Stored {
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let stored = Stored {
                 position: Position(row.get::<_, i64>(1) as u64),
                 stream: row.get(2),
                 version: row.get::<_, i64>(3) as u64,
-            },
-        );
-    }
-    Ok(stored)
+            };
+            (row.get(0), stored)
+        })
+        .collect())
+}
+
+/// The stored version of every stream the round appends to (absent: no
+/// such stream yet).
+async fn stream_versions(
+    transaction: &Transaction<'_>,
+    jobs: &[AppendJob],
+) -> Result<HashMap<StreamId, u64>, tokio_postgres::Error> {
+    let streams: Vec<&str> = jobs.iter().map(|job| job.stream.as_str()).collect();
+    let rows = transaction
+        .query(
+            "SELECT stream_id, MAX(stream_version) FROM tahc_events
+             WHERE stream_id = ANY($1) GROUP BY stream_id",
+            &[&streams],
+        )
+        .await?;
+    let versions: HashMap<String, u64> = rows
+        .into_iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    Ok(jobs
+        .iter()
+        .filter_map(|job| {
+            versions
+                .get(job.stream.as_str())
+                .map(|version| (job.stream.clone(), *version))
+        })
+        .collect())
 }
 
 /// A retry of an append already stored returns its original result; ids
