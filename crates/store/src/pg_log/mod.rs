@@ -173,9 +173,19 @@ impl PgLog {
         }
     }
 
-    async fn rows_to_records(
-        rows: Vec<tokio_postgres::Row>,
+    /// The records `sql` selects as `(position, record)` rows, decoded and
+    /// checked against the position they are stored at.
+    async fn records(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let rows = self
+            .inner
+            .reader
+            .query(sql, params)
+            .await
+            .map_err(|e| storage(&e))?;
         rows.into_iter()
             .map(|row| {
                 let position = Position(row.get::<_, i64>(0) as u64);
@@ -190,6 +200,11 @@ impl PgLog {
             })
             .collect()
     }
+}
+
+/// A read's `limit` as SQL takes it.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// Opens one connection, its driver running in the background.
@@ -294,22 +309,13 @@ impl StreamReader for PgLog {
         after_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, ReadError> {
-        let rows = self
-            .inner
-            .reader
-            .query(
-                "SELECT position, record FROM tahc_events
-                 WHERE stream_id = $1 AND stream_version > $2
-                 ORDER BY stream_version LIMIT $3",
-                &[
-                    &stream.as_str(),
-                    &(after_version as i64),
-                    &(limit.min(i64::MAX as usize) as i64),
-                ],
-            )
-            .await
-            .map_err(|e| storage(&e))?;
-        Self::rows_to_records(rows).await
+        self.records(
+            "SELECT position, record FROM tahc_events
+             WHERE stream_id = $1 AND stream_version > $2
+             ORDER BY stream_version LIMIT $3",
+            &[&stream.as_str(), &(after_version as i64), &sql_limit(limit)],
+        )
+        .await
     }
 }
 
@@ -320,17 +326,13 @@ impl LogReader for PgLog {
         after: Position,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, ReadError> {
-        let rows = self
-            .inner
-            .reader
-            .query(
+        let records = self
+            .records(
                 "SELECT position, record FROM tahc_events
                  WHERE position > $1 ORDER BY position LIMIT $2",
-                &[&(after.0 as i64), &(limit.min(i64::MAX as usize) as i64)],
+                &[&(after.0 as i64), &sql_limit(limit)],
             )
-            .await
-            .map_err(|e| storage(&e))?;
-        let records = Self::rows_to_records(rows).await?;
+            .await?;
         // Positions are consecutive from `after`; anything else is a hole.
         for (offset, record) in records.iter().enumerate() {
             let expected = Position(after.0 + offset as u64 + 1);
