@@ -23,7 +23,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
-use tahc_app::{Node, Reactions, SendMessage, SystemClock};
+use tahc_app::SendMessage;
 use tahc_events::Event;
 use tahc_store::LogReader;
 use tokio::io::AsyncBufReadExt;
@@ -160,12 +160,8 @@ fn rss_kib() -> u64 {
 /// Runs `tahc-bench live`.
 pub async fn run(args: LiveArgs) -> Result<()> {
     let scratch = tempfile::TempDir::new()?;
-    let node =
-        Arc::new(Node::start_with(scratch.path(), Arc::new(SystemClock), Reactions::Off).await?);
-    let created = node
-        .commands
-        .create_workspace("Live".into(), "Ada".into(), "ada@live.example".into(), None)
-        .await?;
+    let (node, created) = crate::bench_node(scratch.path()).await?;
+    let node = Arc::new(node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}/graphql", listener.local_addr()?);
     let unlimited = RateLimitSettings {

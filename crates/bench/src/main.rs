@@ -64,6 +64,31 @@ fn main() {
     }
 }
 
+/// A node on `dir` without reactions (the benchmarks measure the log, the
+/// views and the API alone), and a new workspace in it with its admin.
+async fn bench_node(
+    dir: &std::path::Path,
+) -> Result<(tahc_app::Node, tahc_app::CreatedWorkspace), Box<dyn std::error::Error + Send + Sync>>
+{
+    use std::sync::Arc;
+    let node = tahc_app::Node::start_with(
+        dir,
+        Arc::new(tahc_app::SystemClock),
+        tahc_app::Reactions::Off,
+    )
+    .await?;
+    let created = node
+        .commands
+        .create_workspace(
+            "Bench".into(),
+            "Ada".into(),
+            "ada@bench.example".into(),
+            None,
+        )
+        .await?;
+    Ok((node, created))
+}
+
 /// A scratch directory on the same file system as `base` (or the system's
 /// temporary directory), removed afterwards.
 fn scratch(base: Option<&PathBuf>) -> std::io::Result<tempfile::TempDir> {

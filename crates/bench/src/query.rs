@@ -104,16 +104,9 @@ async fn seed(
     messages: usize,
     writers: usize,
 ) -> Result<(Seeded, u64, f64, usize)> {
-    let node = Node::start_with(dir, Arc::new(SystemClock), Reactions::Off).await?;
-    let created = node
-        .commands
-        .create_workspace(
-            "Bench".into(),
-            "Ada".into(),
-            "ada@bench.example".into(),
-            None,
-        )
-        .await?;
+    let (node, created) = crate::bench_node(dir)
+        .await
+        .map_err(|e| e as Box<dyn Error>)?;
     node.shutdown().await;
     let seeded = Seeded {
         admin: created.admin,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tahc_app::{Node, Reactions, SendMessage, SystemClock, Vault};
+use tahc_app::{SendMessage, Vault};
 use tahc_events::Position;
 use tahc_store::{LogReader, SledLog};
 
@@ -35,18 +35,8 @@ pub struct RebuildArgs {
 /// reports both rates.
 pub async fn run(args: RebuildArgs) -> Result<()> {
     let scratch = crate::scratch(args.dir.as_ref())?;
-    let node =
-        Arc::new(Node::start_with(scratch.path(), Arc::new(SystemClock), Reactions::Off).await?);
-    let workspace = node
-        .commands
-        .create_workspace(
-            "Bench".into(),
-            "Ada".into(),
-            "ada@bench.example".into(),
-            None,
-        )
-        .await?
-        .workspace_id;
+    let (node, created) = crate::bench_node(scratch.path()).await?;
+    let (node, workspace) = (Arc::new(node), created.workspace_id);
     let mut writers = tokio::task::JoinSet::new();
     for writer in 0..args.writers {
         let (node, args_messages) = (node.clone(), args.messages);
