@@ -21,10 +21,16 @@ pub struct Served {
 
 /// Starts `tahc serve` and reads its banner up to the last line it prints.
 pub fn serve(dir: &TempDir, bootstrap: Option<&str>) -> Served {
+    serve_with(dir, bootstrap, &[])
+}
+
+/// Starts `tahc serve` with more flags.
+pub fn serve_with(dir: &TempDir, bootstrap: Option<&str>, flags: &[&str]) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tahc"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
+        .args(flags)
         .env_remove("TAHC_DATA_DIR")
         .env_remove("TAHC_LISTEN")
         .env_remove("TAHC_BOOTSTRAP_ADMIN_KEY")
