@@ -144,3 +144,27 @@ fn bad_flags_are_refused_with_usage_and_exit_code_2() {
         assert!(text(&output.stderr).contains("error:"), "{args:?}");
     }
 }
+
+#[test]
+fn an_input_limit_out_of_its_range_is_refused_naming_the_flag_and_the_range() {
+    for (flag, value, range) in [
+        ("--max-message-chars", "10001", "1..=10000"),
+        ("--max-body-bytes", "0", "1..="),
+        ("--max-connections-per-visitor", "many", ""),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let data_dir = dir.path().join("data");
+        let output = tahc(&["serve", "--data-dir", path_of(&data_dir), flag, value]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(range),
+            "{flag}: {stderr}"
+        );
+        assert!(!data_dir.exists(), "{flag}: nothing is opened");
+    }
+}
+
+fn path_of(path: &Path) -> &str {
+    path.to_str().unwrap()
+}

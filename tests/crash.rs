@@ -413,7 +413,10 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_the_views_equal_a_reb
         "the load hardly ran: {} acknowledgements in {rounds} rounds",
         all.len()
     );
-    eprintln!("{rounds} crashes, {} acknowledged mutations checked", all.len());
+    eprintln!(
+        "{rounds} crashes, {} acknowledged mutations checked",
+        all.len()
+    );
     // Everything from every round is still there at the end.
     check(&served.base, &all).await;
     stop(served);

@@ -17,6 +17,7 @@ use std::future::Future;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Executor, ObjectType, Schema, SubscriptionType, Variables};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -221,9 +222,34 @@ pub fn operation_type(request: &async_graphql::Request) -> Result<OperationType,
 }
 
 fn plain_error(status: StatusCode, response_type: ResponseType, message: &str) -> Response {
-    let body =
-        json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] });
+    coded_error(status, response_type, "BAD_USER_INPUT", message)
+}
+
+fn coded_error(
+    status: StatusCode,
+    response_type: ResponseType,
+    code: &str,
+    message: &str,
+) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     with_type(status, response_type, body.to_string())
+}
+
+/// A body that could not be read: over the size limit (413,
+/// PAYLOAD_TOO_LARGE, whatever the media type: it was not read, so it did
+/// not run), or cut off.
+fn body_refused(response_type: ResponseType, refusal: &BytesRejection) -> Response {
+    let status = refusal.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        coded_error(
+            status,
+            response_type,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is larger than this server accepts",
+        )
+    } else {
+        plain_error(status, response_type, &refusal.body_text())
+    }
 }
 
 fn with_type(status: StatusCode, response_type: ResponseType, body: String) -> Response {
@@ -305,11 +331,15 @@ fn is_json(headers: &HeaderMap) -> bool {
 pub async fn post<E: Endpoint>(
     State(endpoint): State<E>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let response_type = match negotiate(&headers) {
         Ok(response_type) => response_type,
         Err(refusal) => return refusal.into_response(),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(refusal) => return body_refused(response_type, &refusal),
     };
     if !is_json(&headers) {
         return plain_error(

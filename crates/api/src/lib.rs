@@ -7,6 +7,7 @@
 pub mod export;
 pub mod graphql_http;
 pub mod graphql_ws;
+pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod schema;
@@ -19,14 +20,18 @@ use std::sync::Arc;
 
 use async_graphql::{ErrorExtensions, ServerError};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tahc_app::{Node, Principal};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::graphql_http::Endpoint;
 use crate::graphql_ws::{Live, LiveSettings, WebSockets};
+use crate::limits::Limits;
 use crate::rate_limit::{Admission, RateLimitSettings, RateLimited, RateLimits};
 use crate::schema::{Caller, TahcSchema};
 
@@ -123,20 +128,27 @@ impl Endpoint for TahcEndpoint {
     }
 }
 
-/// Every route of a node, with the default rate limits and WebSocket
-/// settings.
+/// Every route of a node, with the default rate limits, WebSocket settings
+/// and input limits.
 pub fn router(node: Arc<Node>) -> Router {
     router_with(
         node,
         Arc::new(RateLimits::new(RateLimitSettings::default())),
         LiveSettings::default(),
+        Limits::default(),
     )
 }
 
 /// Every route of a node: GraphQL over HTTP and WebSocket, the contacts
-/// export, the widget's sessions, health; callers admitted by `admission`.
-pub fn router_with(node: Arc<Node>, admission: Arc<dyn Admission>, live: LiveSettings) -> Router {
-    service(node, admission, live).0
+/// export, the widget's sessions, health; callers admitted by `admission`,
+/// inputs held to `limits`.
+pub fn router_with(
+    node: Arc<Node>,
+    admission: Arc<dyn Admission>,
+    live: LiveSettings,
+    limits: Limits,
+) -> Router {
+    service(node, admission, live, limits).0
 }
 
 /// [`router_with`]'s routes, and the handle that closes their WebSocket
@@ -145,14 +157,15 @@ pub fn service(
     node: Arc<Node>,
     admission: Arc<dyn Admission>,
     live: LiveSettings,
+    limits: Limits,
 ) -> (Router, WebSockets) {
     metrics::install();
     let gate = Gate {
         node: node.clone(),
         admission,
     };
-    let schema = schema::build(node.clone());
-    let (live, sockets) = Live::new(schema.clone(), gate.clone(), live);
+    let schema = schema::build(node.clone(), &limits);
+    let (live, sockets) = Live::new(schema.clone(), gate.clone(), live, limits);
     let endpoint = GraphqlEndpoints {
         http: TahcEndpoint {
             schema,
@@ -178,7 +191,9 @@ pub fn service(
                 .with_state(node),
         )
         .merge(web::routes())
-        .route_layer(axum::middleware::from_fn(metrics::http));
+        .route_layer(axum::middleware::from_fn(metrics::http))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(CatchPanicLayer::custom(panicked));
     (router, sockets)
 }
 
@@ -207,9 +222,29 @@ async fn graphql_get(
 async fn graphql_post(
     State(endpoints): State<GraphqlEndpoints>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> axum::response::Response {
     graphql_http::post(State(endpoints.http), headers, body).await
+}
+
+/// A request whose handler panicked: 500 `INTERNAL`, logged; the server
+/// and every other request go on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "a request handler panicked");
+    let body = serde_json::json!({
+        "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+    });
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn ready(
@@ -219,5 +254,35 @@ async fn ready(
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "catching up")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_internal_and_the_router_serves_on() {
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(CatchPanicLayer::custom(panicked));
+        let request = |path: &str| {
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let boom = router.clone().oneshot(request("/boom")).await.unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(boom.into_body(), 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+        let fine = router.oneshot(request("/fine")).await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
     }
 }

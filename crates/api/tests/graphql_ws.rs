@@ -10,6 +10,7 @@ use serde_json::json;
 use support::Server;
 use support::ws::{Frame, Ws};
 use tahc_api::graphql_ws::LiveSettings;
+use tahc_api::limits::Limits;
 
 fn quick() -> LiveSettings {
     LiveSettings {
@@ -217,9 +218,9 @@ async fn complete_from_the_client_stops_the_operation() {
 
 #[tokio::test]
 async fn too_many_operations_on_one_connection_are_refused_with_an_error() {
-    let server = Server::start_live(LiveSettings {
-        max_operations: 2,
-        ..LiveSettings::default()
+    let server = Server::start_limited(Limits {
+        operations_per_connection: 2,
+        ..Limits::DEFAULT
     })
     .await;
     let mut ws = Ws::open(&server.ws_url(), &server.admin_key).await;

@@ -169,8 +169,12 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         team: None,
     };
     let settings = LiveSettings::default();
-    let router =
-        tahc_api::router_with(node.clone(), Arc::new(RateLimits::new(unlimited)), settings);
+    let router = tahc_api::router_with(
+        node.clone(),
+        Arc::new(RateLimits::new(unlimited)),
+        settings,
+        tahc_api::limits::Limits::default(),
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     let key = created.api_key.clone();
     // The key works once the views know it.

@@ -353,6 +353,7 @@ async fn serve(dir: &Path, events: u64) -> Result<(Arc<Node>, String, f64)> {
         node.clone(),
         Arc::new(RateLimits::new(unlimited)),
         LiveSettings::default(),
+        tahc_api::limits::Limits::default(),
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((node, url, views_rate))
@@ -389,7 +390,7 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
         json!({"bench": "seed_views", "events": events, "events_per_s": views_rate.round(), "conversations": args.conversations, "messages": args.conversations * args.messages})
     );
     settle_disk().await;
-    let schema = tahc_api::schema::build(node.clone());
+    let schema = tahc_api::schema::build(node.clone(), &tahc_api::limits::Limits::DEFAULT);
     let client = reqwest::Client::new();
     for (name, query) in [("inbox_first_page", INBOX), ("contact_search", SEARCH)] {
         // Warm up caches the way a running server has them.
@@ -427,7 +428,7 @@ pub async fn run_mutation(args: MutationArgs) -> Result<()> {
         )
         .await?;
     let open: Vec<String> = {
-        let schema = tahc_api::schema::build(node.clone());
+        let schema = tahc_api::schema::build(node.clone(), &tahc_api::limits::Limits::DEFAULT);
         let mut ids = Vec::new();
         let mut after: Option<String> = None;
         while ids.len() < args.clients {

@@ -17,7 +17,7 @@ mod email;
 pub mod email_claim;
 mod error;
 pub mod harness;
-mod text;
+pub mod text;
 pub mod visitor;
 pub mod workspace;
 

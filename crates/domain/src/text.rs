@@ -19,7 +19,7 @@ pub fn optional(
     if trimmed.is_empty() {
         return Ok(None);
     }
-    check_len(trimmed, field, max)?;
+    within(trimmed, field, max)?;
     Ok(Some(trimmed.to_owned()))
 }
 
@@ -29,11 +29,12 @@ pub fn verbatim(value: String, field: &'static str, max: usize) -> Result<String
     if value.trim().is_empty() {
         return Err(DomainError::invalid(field, "must not be empty"));
     }
-    check_len(&value, field, max)?;
+    within(&value, field, max)?;
     Ok(value)
 }
 
-fn check_len(value: &str, field: &'static str, max: usize) -> Result<(), DomainError> {
+/// Fails unless `value` is at most `max` characters, naming `field`.
+pub fn within(value: &str, field: &'static str, max: usize) -> Result<(), DomainError> {
     let chars = value.chars().count();
     if chars > max {
         return Err(DomainError::invalid(

@@ -7,6 +7,7 @@ mod data_dir;
 mod demo;
 mod events;
 mod export;
+mod limit_args;
 mod rebuild;
 mod replay;
 mod serve;

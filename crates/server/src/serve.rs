@@ -104,6 +104,8 @@ pub struct ServeArgs {
     /// commands.
     #[arg(long, env = "TAHC_DEMO")]
     demo: bool,
+    #[command(flatten)]
+    limits: crate::limit_args::LimitArgs,
 }
 
 /// A whole number of seconds.
@@ -195,7 +197,12 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         say!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
-    let (app, sockets) = tahc_api::service(node.clone(), Arc::new(limits), LiveSettings::default());
+    let (app, sockets) = tahc_api::service(
+        node.clone(),
+        Arc::new(limits),
+        LiveSettings::default(),
+        args.limits.limits(),
+    );
     // When the stop was asked for: the shutdown timeout counts from there.
     let (signalled, mut stopping) = tokio::sync::watch::channel(None);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

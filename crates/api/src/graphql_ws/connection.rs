@@ -78,6 +78,8 @@ struct Connection {
     control: Arc<Semaphore>,
     principal: Option<Principal>,
     initialised: bool,
+    /// A visitor's place among its connections, held while this one lasts.
+    _seat: Option<super::seats::Seat>,
     /// Running operations: their run number (ids may be reused once an
     /// operation has ended) and a handle to stop them.
     running: HashMap<String, (u64, AbortHandle)>,
@@ -106,6 +108,7 @@ pub async fn serve(
         control: Arc::new(Semaphore::new(CONTROL_BUFFER)),
         principal: from_headers,
         initialised: false,
+        _seat: None,
         running: HashMap::new(),
         runs: 0,
         tasks: JoinSet::new(),
@@ -130,12 +133,16 @@ pub async fn serve(
             _ = keep_alive.tick() => connection.keep_alive(last_heard),
             Some(ended) = connection.tasks.join_next() => match ended {
                 Ok(ended) => connection.ended(ended),
+                Err(failed) if failed.is_panic() => connection.panicked(failed.id()),
                 // An aborted operation was completed by the client.
                 Err(_) => Ok(()),
             },
             message = incoming.next() => {
                 last_heard = Instant::now();
                 match message {
+                    Some(Err(error)) if too_big(&error) => {
+                        Err(Close::too_big(connection.live.limits.frame_bytes))
+                    }
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
                     Some(Ok(Message::Text(text))) => connection.receive(text.as_str()),
                     Some(Ok(Message::Binary(_))) => {
@@ -255,6 +262,14 @@ impl Connection {
             None if self.principal.is_some() => {}
             None => return Err(Close::forbidden("connection_init carries no credentials")),
         }
+        if let Some(visitor) = self.principal.and_then(|p| p.visitor_id()) {
+            let seats = &self.live.seats;
+            self._seat = Some(
+                seats
+                    .take(visitor)
+                    .ok_or_else(|| Close::too_many_connections(seats.max()))?,
+            );
+        }
         self.initialised = true;
         self.send(protocol::ack())
     }
@@ -269,8 +284,8 @@ impl Connection {
         if let Err(refusal) = self.live.gate.admit(&principal) {
             return self.send(protocol::error(&id, &[refusal_error(&refusal)]));
         }
-        if self.running.len() >= self.settings.max_operations {
-            let limit = self.settings.max_operations;
+        if self.running.len() >= self.live.limits.operations_per_connection {
+            let limit = self.live.limits.operations_per_connection;
             let error = server_error(
                 "LIMIT_EXCEEDED",
                 format!("at most {limit} operations may run on one connection"),
@@ -296,6 +311,23 @@ impl Connection {
         let handle = self.tasks.spawn(task);
         self.running.insert(id, (run, handle));
         Ok(())
+    }
+
+    /// An operation's task panicked: it ends with `INTERNAL`, logged; the
+    /// connection and its other operations go on.
+    fn panicked(&mut self, task: tokio::task::Id) -> Result<(), Close> {
+        let Some(id) = self
+            .running
+            .iter()
+            .find(|(_, (_, handle))| handle.id() == task)
+            .map(|(id, _)| id.clone())
+        else {
+            return Ok(());
+        };
+        self.running.remove(&id);
+        tracing::error!(operation = %id, "a WebSocket operation panicked");
+        let error = server_error("INTERNAL", "internal error".to_owned());
+        self.send(protocol::error(&id, &[error]))
     }
 
     /// An operation stopped: forget it, then tell the client (in that
@@ -514,6 +546,13 @@ async fn finish(mut sink: SplitSink<WebSocket, Message>, close: Option<Close>) {
 }
 
 /// A refusal at the gate as a GraphQL error with its code.
+/// Whether a read failed on a client message over the frame limit.
+fn too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)))
+}
+
 fn refusal_error(refusal: &Refusal) -> async_graphql::ServerError {
     match refusal {
         Refusal::Unauthenticated(error) => server_error("UNAUTHENTICATED", error.to_string()),

@@ -8,6 +8,7 @@
 mod broadcast;
 mod connection;
 pub mod protocol;
+mod seats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use axum::response::Response;
 use tokio::sync::watch;
 
 use crate::Gate;
+use crate::limits::Limits;
 use crate::schema::TahcSchema;
 
 /// The limits and timers of WebSocket connections.
@@ -36,8 +38,6 @@ pub struct LiveSettings {
     /// counts as stalled and is disconnected (1013); meanwhile its
     /// subscription waits, reading the log when it goes on.
     pub stall_timeout: Duration,
-    /// Operations running at once on one connection.
-    pub max_operations: usize,
 }
 
 impl Default for LiveSettings {
@@ -48,7 +48,6 @@ impl Default for LiveSettings {
             peer_timeout: Duration::from_secs(45),
             subscription_buffer: 1_024,
             stall_timeout: Duration::from_secs(5),
-            max_operations: 100,
         }
     }
 }
@@ -59,6 +58,8 @@ pub struct Live {
     schema: TahcSchema,
     gate: Gate,
     settings: LiveSettings,
+    limits: Limits,
+    seats: Arc<seats::Seats>,
     broadcasts: Arc<broadcast::Broadcasts>,
     closing: watch::Receiver<bool>,
 }
@@ -78,14 +79,21 @@ impl WebSockets {
 }
 
 impl Live {
-    /// Connections to `schema` admitted by `gate`.
+    /// Connections to `schema` admitted by `gate`, held to `limits`.
     #[must_use]
-    pub fn new(schema: TahcSchema, gate: Gate, settings: LiveSettings) -> (Self, WebSockets) {
+    pub fn new(
+        schema: TahcSchema,
+        gate: Gate,
+        settings: LiveSettings,
+        limits: Limits,
+    ) -> (Self, WebSockets) {
         let (closing, closed) = watch::channel(false);
         let live = Live {
             schema,
             gate,
             settings,
+            limits,
+            seats: Arc::new(seats::Seats::new(limits.connections_per_visitor)),
             broadcasts: Arc::default(),
             closing: closed,
         };
@@ -105,6 +113,8 @@ impl Live {
             .protocols([protocol::SUBPROTOCOL])
             .read_buffer_size(4 * 1024)
             .write_buffer_size(16 * 1024)
+            .max_message_size(self.limits.frame_bytes)
+            .max_frame_size(self.limits.frame_bytes)
             .on_upgrade(move |socket| async move {
                 if socket.protocol().is_none() {
                     connection::refuse(socket, protocol::Close::subprotocol_not_acceptable()).await;

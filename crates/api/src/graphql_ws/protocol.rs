@@ -98,6 +98,22 @@ impl Close {
         )
     }
 
+    /// 1009 (message too big): a client message over the frame limit.
+    #[must_use]
+    pub fn too_big(max_bytes: usize) -> Self {
+        Close::new(1009, format!("Message too big: at most {max_bytes} bytes"))
+    }
+
+    /// 1008 (policy violation): the visitor holds as many connections as
+    /// it may.
+    #[must_use]
+    pub fn too_many_connections(max: usize) -> Self {
+        Close::new(
+            1008,
+            format!("Too many connections: a visitor may hold {max} at once"),
+        )
+    }
+
     /// 1001 (going away): the server is shutting down.
     #[must_use]
     pub fn going_away() -> Self {

@@ -9,7 +9,9 @@ use super::caller;
 use super::contacts::{Contact, ContactNote};
 use super::errors::UserError;
 use super::payload::{errors_of, input_id, run, run_on};
+use super::text_limits;
 use super::types::{Visitor, node};
+use crate::limits::checked;
 
 /// Blocks or unblocks a visitor.
 #[derive(InputObject)]
@@ -223,7 +225,14 @@ impl ContactMutation {
         let caller = caller(ctx)?;
         let commands = &node(ctx).commands;
         let outcome = run_on(ctx, "Contact", &input.contact_id, "contactId", |id| {
-            commands.update_contact(&caller, id, input.name, input.email)
+            let limits = text_limits(ctx);
+            let check = limits
+                .name(input.name.as_deref())
+                .and_then(|()| limits.email(input.email.as_deref()));
+            checked(
+                check,
+                commands.update_contact(&caller, id, input.name, input.email),
+            )
         })
         .await?;
         contact_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)
@@ -238,7 +247,10 @@ impl ContactMutation {
         let caller = caller(ctx)?;
         let commands = &node(ctx).commands;
         let outcome = run_on(ctx, "Contact", &input.contact_id, "contactId", |id| {
-            commands.add_note(&caller, id, input.body)
+            checked(
+                text_limits(ctx).note(&input.body),
+                commands.add_note(&caller, id, input.body),
+            )
         })
         .await?;
         let note = outcome.map(|(contact_id, (note_id, _))| ContactNoteRef {
@@ -257,9 +269,13 @@ impl ContactMutation {
         let caller = caller(ctx)?;
         let commands = &node(ctx).commands;
         let outcome = match note_ref(ctx, &input.note_id)? {
-            Ok(note) => run(ctx, "noteId", commands.edit_note(&caller, note, input.body))
-                .await?
-                .map(|_| note),
+            Ok(note) => {
+                let edit = checked(
+                    text_limits(ctx).note(&input.body),
+                    commands.edit_note(&caller, note, input.body),
+                );
+                run(ctx, "noteId", edit).await?.map(|_| note)
+            }
             Err(error) => Err(error),
         };
         note_payload(ctx, outcome, input.client_mutation_id)
@@ -293,7 +309,10 @@ impl ContactMutation {
         let commands = &node(ctx).commands;
         let value = input.value.map_or(serde_json::Value::Null, |v| v.0);
         let outcome = run_on(ctx, "Contact", &input.contact_id, "contactId", |id| {
-            commands.set_custom_field(&caller, id, input.key, value)
+            checked(
+                text_limits(ctx).field_value(&value),
+                commands.set_custom_field(&caller, id, input.key, value),
+            )
         })
         .await?;
         contact_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)

@@ -11,7 +11,9 @@ use super::contact_mutations::{ContactPayload, contact_payload};
 use super::errors::{Failure, UserError, UserErrorCode, classify, coded};
 use super::ids;
 use super::payload::{Written, errors_of, input_id, run, run_on};
+use super::text_limits;
 use super::types::{Conversation, ConversationStatus, HandoffReason, node};
+use crate::limits::checked;
 
 /// Asks for a human.
 #[derive(InputObject)]
@@ -259,7 +261,12 @@ impl ConversationMutation {
             Ok(visitor_id) => run(
                 ctx,
                 "visitorId",
-                commands.identify_visitor(&caller, visitor_id, input.email, input.name),
+                checked(
+                    text_limits(ctx)
+                        .email(Some(&input.email))
+                        .and_then(|()| text_limits(ctx).name(input.name.as_deref())),
+                    commands.identify_visitor(&caller, visitor_id, input.email, input.name),
+                ),
             )
             .await?
             .map(|(contact_id, _)| contact_id),

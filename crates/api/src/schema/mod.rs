@@ -29,6 +29,7 @@ pub use errors::{UserError, UserErrorCode};
 pub use ids::{decode as decode_id, encode as encode_id};
 pub use subscription::SubscriptionRoot;
 
+use crate::limits::{Limits, QuerySize, TextLimits};
 use crate::visitor_token;
 
 /// The query root: every area's queries, merged.
@@ -52,20 +53,23 @@ pub struct Mutation(
 /// The schema type.
 pub type TahcSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// Deepest query accepted.
-pub const MAX_DEPTH: usize = 12;
-/// Most complex query accepted (each field counts 1).
-pub const MAX_COMPLEXITY: usize = 2_000;
-
-/// The schema over a node, with depth and complexity limits.
+/// The schema over a node, held to `limits` (document size, depth,
+/// complexity, text lengths).
 #[must_use]
-pub fn build(node: Arc<Node>) -> TahcSchema {
+pub fn build(node: Arc<Node>, limits: &Limits) -> TahcSchema {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(node)
+        .data(limits.text)
         .extension(crate::metrics::GraphqlMetrics)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(QuerySize(limits.query_bytes))
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
         .finish()
+}
+
+/// The text limits requests are held to.
+fn text_limits<'a>(ctx: &Context<'a>) -> &'a TextLimits {
+    ctx.data_unchecked::<TextLimits>()
 }
 
 /// The schema's SDL, as exported to docs/schema.graphql.

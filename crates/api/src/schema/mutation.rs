@@ -7,7 +7,9 @@ use tahc_app::SendMessage;
 use super::caller;
 use super::errors::UserError;
 use super::payload::{errors_of, run, run_on};
+use super::text_limits;
 use super::types::{Conversation, Message, node};
+use crate::limits::checked;
 
 /// Starts a conversation.
 #[derive(InputObject)]
@@ -65,7 +67,10 @@ impl MessageMutation {
         let outcome = run(
             ctx,
             "body",
-            node.commands.start_conversation(&caller, None, input.body),
+            checked(
+                text_limits(ctx).message(&input.body),
+                node.commands.start_conversation(&caller, None, input.body),
+            ),
         )
         .await?;
         let record = match &outcome {
@@ -100,6 +105,7 @@ impl MessageMutation {
             &input.conversation_id,
             "conversationId",
             |conversation_id| {
+                let check = text_limits(ctx).message(&input.body);
                 let command = SendMessage {
                     conversation_id,
                     body: input.body,
@@ -107,7 +113,7 @@ impl MessageMutation {
                     confidence: input.confidence,
                     idempotency_key: input.idempotency_key,
                 };
-                node.commands.send_message(&caller, command)
+                checked(check, node.commands.send_message(&caller, command))
             },
         )
         .await?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
+use tahc_api::limits::Limits;
 use tahc_api::rate_limit::{Admission, RateLimitSettings, RateLimits};
 use tahc_app::{Node, Principal, SystemClock};
 use tempfile::TempDir;
@@ -49,7 +50,7 @@ impl Server {
 
     /// A server admitting callers by `admission`.
     pub async fn start_with(admission: Arc<dyn Admission>) -> Server {
-        Self::start_configured(admission, LiveSettings::default()).await
+        Self::start_configured(admission, LiveSettings::default(), Limits::DEFAULT).await
     }
 
     /// A server without rate limits, with these WebSocket settings.
@@ -58,12 +59,30 @@ impl Server {
             visitor: None,
             team: None,
         };
-        Self::start_configured(Arc::new(RateLimits::new(unlimited)), live).await
+        Self::start_configured(Arc::new(RateLimits::new(unlimited)), live, Limits::DEFAULT).await
+    }
+
+    /// A server without rate limits, with these input limits.
+    pub async fn start_limited(limits: Limits) -> Server {
+        let unlimited = RateLimitSettings {
+            visitor: None,
+            team: None,
+        };
+        Self::start_configured(
+            Arc::new(RateLimits::new(unlimited)),
+            LiveSettings::default(),
+            limits,
+        )
+        .await
     }
 
     /// A server admitting callers by `admission`, with these WebSocket
-    /// settings.
-    pub async fn start_configured(admission: Arc<dyn Admission>, live: LiveSettings) -> Server {
+    /// settings and input limits.
+    pub async fn start_configured(
+        admission: Arc<dyn Admission>,
+        live: LiveSettings,
+        limits: Limits,
+    ) -> Server {
         let dir = TempDir::new().unwrap();
         let node = Arc::new(
             Node::start(dir.path(), Arc::new(SystemClock))
@@ -72,7 +91,7 @@ impl Server {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = tahc_api::router_with(node.clone(), admission, live);
+        let router = tahc_api::router_with(node.clone(), admission, live, limits);
         let serving = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });

@@ -1,0 +1,209 @@
+//! How big each input may be. Every limit has a default here and a
+//! `tahc serve` setting; exceeding one is a clear, typed error that changes
+//! nothing:
+//!
+//! * an HTTP body over `body_bytes`: 413, `PAYLOAD_TOO_LARGE`;
+//! * a GraphQL document over `query_bytes`, too deep or too complex:
+//!   `BAD_USER_INPUT`, nothing runs;
+//! * a WebSocket message over `frame_bytes`: closed with 1009;
+//! * an operation past `operations_per_connection`: that operation gets
+//!   `LIMIT_EXCEEDED`, the connection goes on;
+//! * a visitor's connection past `connections_per_visitor`: closed with 1008
+//!   at `connection_init`;
+//! * a text over its [`TextLimits`]: a user error on the field, as the
+//!   domain's own checks give.
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
+use std::sync::Arc;
+use tahc_app::AppError;
+use tahc_domain::{MAX_EMAIL_LEN, contact, conversation, text, visitor};
+
+/// The input limits of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of an HTTP request body.
+    pub body_bytes: usize,
+    /// Bytes of a GraphQL document, over HTTP or WebSocket.
+    pub query_bytes: usize,
+    /// Nesting depth of a GraphQL selection.
+    pub depth: usize,
+    /// Complexity of a GraphQL operation (each selected field counts 1).
+    pub complexity: usize,
+    /// Bytes of one WebSocket message.
+    pub frame_bytes: usize,
+    /// Operations (subscriptions) running at once on one connection.
+    pub operations_per_connection: usize,
+    /// WebSocket connections one visitor may hold open at once.
+    pub connections_per_visitor: usize,
+    /// Lengths of free-text inputs.
+    pub text: TextLimits,
+}
+
+impl Limits {
+    /// Generous for every real client (a 10,000-character message is about
+    /// 40 KiB; GraphiQL's introspection query about 3 KiB), small enough
+    /// that no request can make the server work or hold much.
+    pub const DEFAULT: Limits = Limits {
+        body_bytes: 1 << 20,
+        query_bytes: 32 << 10,
+        depth: 12,
+        complexity: 2_000,
+        frame_bytes: 1 << 20,
+        operations_per_connection: 100,
+        connections_per_visitor: 8,
+        text: TextLimits::CEILING,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// Longest free texts, in characters. They may be set lower than the
+/// domain's own ceilings (what the log stores), not higher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextLimits {
+    /// A message body.
+    pub message_chars: usize,
+    /// A visitor's or contact's name.
+    pub name_chars: usize,
+    /// An email address.
+    pub email_chars: usize,
+    /// A note on a contact.
+    pub note_chars: usize,
+    /// A custom field's text value.
+    pub field_value_chars: usize,
+}
+
+impl TextLimits {
+    /// The domain's ceilings: the longest texts the log stores.
+    pub const CEILING: TextLimits = TextLimits {
+        message_chars: conversation::MAX_BODY_CHARS,
+        name_chars: visitor::MAX_NAME_CHARS,
+        email_chars: MAX_EMAIL_LEN,
+        note_chars: contact::MAX_NOTE_CHARS,
+        field_value_chars: contact::MAX_FIELD_TEXT_CHARS,
+    };
+
+    /// A message body (kept as written, so counted as written).
+    pub fn message(&self, body: &str) -> Result<(), AppError> {
+        Ok(text::within(body, "body", self.message_chars)?)
+    }
+
+    /// A name, if given.
+    pub fn name(&self, name: Option<&str>) -> Result<(), AppError> {
+        name.map_or(Ok(()), |name| {
+            Ok(text::within(name.trim(), "name", self.name_chars)?)
+        })
+    }
+
+    /// An email address, if given.
+    pub fn email(&self, email: Option<&str>) -> Result<(), AppError> {
+        email.map_or(Ok(()), |email| {
+            Ok(text::within(email.trim(), "email", self.email_chars)?)
+        })
+    }
+
+    /// A contact note.
+    pub fn note(&self, body: &str) -> Result<(), AppError> {
+        Ok(text::within(body.trim(), "body", self.note_chars)?)
+    }
+
+    /// A custom field's value: its text, when it is one.
+    pub fn field_value(&self, value: &serde_json::Value) -> Result<(), AppError> {
+        value.as_str().map_or(Ok(()), |value| {
+            Ok(text::within(value.trim(), "value", self.field_value_chars)?)
+        })
+    }
+}
+
+impl Default for TextLimits {
+    fn default() -> Self {
+        TextLimits::CEILING
+    }
+}
+
+/// Runs `command` only if `check` passed; a failed check answers as the
+/// command's own validation would.
+pub async fn checked<T>(
+    check: Result<(), AppError>,
+    command: impl Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    check?;
+    command.await
+}
+
+/// Refuses GraphQL documents longer than a limit before parsing them.
+pub(crate) struct QuerySize(pub usize);
+
+impl ExtensionFactory for QuerySize {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QuerySizeCheck(self.0))
+    }
+}
+
+struct QuerySizeCheck(usize);
+
+#[async_trait::async_trait]
+impl Extension for QuerySizeCheck {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if query.len() > self.0 {
+            let mut error = ServerError::new(
+                format!(
+                    "the query is {} bytes; at most {} are allowed",
+                    query.len(),
+                    self.0
+                ),
+                None,
+            );
+            error.extensions = async_graphql::Error::new("")
+                .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
+                .extensions;
+            return Err(error);
+        }
+        next.run(ctx, query, variables).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tahc_domain::DomainError;
+
+    #[test]
+    fn texts_within_their_limits_pass_and_longer_ones_name_the_field() {
+        let limits = TextLimits {
+            message_chars: 5,
+            name_chars: 3,
+            email_chars: 10,
+            note_chars: 4,
+            field_value_chars: 2,
+        };
+        assert!(limits.message("héllo").is_ok());
+        assert!(limits.name(Some("  Ada  ")).is_ok());
+        assert!(limits.name(None).is_ok());
+        assert!(limits.field_value(&serde_json::json!(12345)).is_ok());
+        let field = |result: Result<(), AppError>| match result {
+            Err(AppError::Domain(DomainError::Invalid { field, .. })) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(limits.message("hello!")), "body");
+        assert_eq!(field(limits.name(Some("Adam"))), "name");
+        assert_eq!(field(limits.email(Some("ada@acme.example"))), "email");
+        assert_eq!(field(limits.note("notes")), "body");
+        assert_eq!(
+            field(limits.field_value(&serde_json::json!("abc"))),
+            "value"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! `tahc serve`'s input limits: one flag (and TAHC_* variable, and config
+//! file key) per limit of [`tahc_api::limits::Limits`]. A value out of its
+//! range is refused at start, with the range, like any bad flag (exit 2).
+
+use clap::Args;
+use tahc_api::limits::{Limits, TextLimits};
+
+/// The defaults, shown in `--help`.
+const DEFAULT: Limits = Limits::DEFAULT;
+
+/// Bounds of a size limit: at least 1; at most 64 MiB.
+const MAX_BYTES: u64 = 64 << 20;
+
+/// Texts may be shortened, never lengthened past what the log stores.
+const CEILING: TextLimits = TextLimits::CEILING;
+
+/// How big each input may be.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Input limits")]
+pub struct LimitArgs {
+    /// Bytes of an HTTP request body (413 beyond).
+    #[arg(long, value_name = "BYTES", env = "TAHC_MAX_BODY_BYTES",
+        default_value_t = DEFAULT.body_bytes as u64,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_BYTES))]
+    max_body_bytes: u64,
+    /// Bytes of a GraphQL document.
+    #[arg(long, value_name = "BYTES", env = "TAHC_MAX_QUERY_BYTES",
+        default_value_t = DEFAULT.query_bytes as u64,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_BYTES))]
+    max_query_bytes: u64,
+    /// Nesting depth of a GraphQL selection.
+    #[arg(long, value_name = "N", env = "TAHC_MAX_DEPTH",
+        default_value_t = DEFAULT.depth as u64,
+        value_parser = clap::value_parser!(u64).range(1..=100))]
+    max_depth: u64,
+    /// Complexity of a GraphQL operation.
+    #[arg(long, value_name = "N", env = "TAHC_MAX_COMPLEXITY",
+        default_value_t = DEFAULT.complexity as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_complexity: u64,
+    /// Bytes of one WebSocket message (closed with 1009 beyond).
+    #[arg(long, value_name = "BYTES", env = "TAHC_MAX_FRAME_BYTES",
+        default_value_t = DEFAULT.frame_bytes as u64,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_BYTES))]
+    max_frame_bytes: u64,
+    /// Subscriptions running at once on one WebSocket connection.
+    #[arg(long, value_name = "N", env = "TAHC_MAX_OPERATIONS_PER_CONNECTION",
+        default_value_t = DEFAULT.operations_per_connection as u64,
+        value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    max_operations_per_connection: u64,
+    /// WebSocket connections one visitor may hold open at once.
+    #[arg(long, value_name = "N", env = "TAHC_MAX_CONNECTIONS_PER_VISITOR",
+        default_value_t = DEFAULT.connections_per_visitor as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    max_connections_per_visitor: u64,
+    /// Characters of a message body.
+    #[arg(long, value_name = "CHARS", env = "TAHC_MAX_MESSAGE_CHARS",
+        default_value_t = CEILING.message_chars as u64,
+        value_parser = clap::value_parser!(u64).range(1..=CEILING.message_chars as u64))]
+    max_message_chars: u64,
+    /// Characters of a visitor's or contact's name.
+    #[arg(long, value_name = "CHARS", env = "TAHC_MAX_NAME_CHARS",
+        default_value_t = CEILING.name_chars as u64,
+        value_parser = clap::value_parser!(u64).range(1..=CEILING.name_chars as u64))]
+    max_name_chars: u64,
+    /// Characters of an email address.
+    #[arg(long, value_name = "CHARS", env = "TAHC_MAX_EMAIL_CHARS",
+        default_value_t = CEILING.email_chars as u64,
+        value_parser = clap::value_parser!(u64).range(1..=CEILING.email_chars as u64))]
+    max_email_chars: u64,
+    /// Characters of a note on a contact.
+    #[arg(long, value_name = "CHARS", env = "TAHC_MAX_NOTE_CHARS",
+        default_value_t = CEILING.note_chars as u64,
+        value_parser = clap::value_parser!(u64).range(1..=CEILING.note_chars as u64))]
+    max_note_chars: u64,
+    /// Characters of a custom field's text value.
+    #[arg(long, value_name = "CHARS", env = "TAHC_MAX_FIELD_VALUE_CHARS",
+        default_value_t = CEILING.field_value_chars as u64,
+        value_parser = clap::value_parser!(u64).range(1..=CEILING.field_value_chars as u64))]
+    max_field_value_chars: u64,
+}
+
+impl LimitArgs {
+    /// The limits the flags ask for (each fits a `usize`: clap checked the
+    /// range).
+    pub fn limits(&self) -> Limits {
+        let n = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        Limits {
+            body_bytes: n(self.max_body_bytes),
+            query_bytes: n(self.max_query_bytes),
+            depth: n(self.max_depth),
+            complexity: n(self.max_complexity),
+            frame_bytes: n(self.max_frame_bytes),
+            operations_per_connection: n(self.max_operations_per_connection),
+            connections_per_visitor: n(self.max_connections_per_visitor),
+            text: TextLimits {
+                message_chars: n(self.max_message_chars),
+                name_chars: n(self.max_name_chars),
+                email_chars: n(self.max_email_chars),
+                note_chars: n(self.max_note_chars),
+                field_value_chars: n(self.max_field_value_chars),
+            },
+        }
+    }
+}
