@@ -38,6 +38,10 @@ bench-store:
 bench-live:
     cargo run --release -p tahc-bench -- live
 
+# Every fuzz target for longer (seconds each; CI runs 15).
+fuzz seconds="300":
+    fuzz/run {{seconds}}
+
 # Regenerate docs/events.md from the catalogue and fixtures.
 bless:
     TAHC_BLESS=1 cargo test -p tahc-events --test catalogue_doc
