@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::limits::Limits;
 use tahc_api::rate_limit::{Admission, RateLimitSettings, RateLimits};
-use tahc_app::{Node, Principal, SystemClock};
+use tahc_app::{Clock, Node, Principal, SystemClock};
 use tempfile::TempDir;
 
 /// One tenant: its admin's key and principal, and its global id.
@@ -83,12 +83,32 @@ impl Server {
         live: LiveSettings,
         limits: Limits,
     ) -> Server {
+        Self::start_full(admission, live, limits, Arc::new(SystemClock)).await
+    }
+
+    /// A server without rate limits whose node reads time from `clock`.
+    pub async fn start_at(clock: Arc<dyn Clock>) -> Server {
+        let unlimited = RateLimitSettings {
+            visitor: None,
+            team: None,
+        };
+        Self::start_full(
+            Arc::new(RateLimits::new(unlimited)),
+            LiveSettings::default(),
+            Limits::DEFAULT,
+            clock,
+        )
+        .await
+    }
+
+    async fn start_full(
+        admission: Arc<dyn Admission>,
+        live: LiveSettings,
+        limits: Limits,
+        clock: Arc<dyn Clock>,
+    ) -> Server {
         let dir = TempDir::new().unwrap();
-        let node = Arc::new(
-            Node::start(dir.path(), Arc::new(SystemClock))
-                .await
-                .unwrap(),
-        );
+        let node = Arc::new(Node::start(dir.path(), clock).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = tahc_api::router_with(node.clone(), admission, live, limits);
