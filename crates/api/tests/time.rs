@@ -24,7 +24,10 @@ async fn a_visitor_token_works_until_its_expiry_and_is_refused_after_over_http_a
     // One second before the 30 days are over: still valid.
     clock.advance(Duration::days(30) - Duration::seconds(1));
     let valid = server.graphql(Some(&visitor), who, json!({})).await;
-    assert!(valid["data"]["viewer"]["visitor"]["id"].is_string(), "{valid}");
+    assert!(
+        valid["data"]["viewer"]["visitor"]["id"].is_string(),
+        "{valid}"
+    );
     Ws::open(&server.ws_url(), &visitor).await.close().await;
 
     clock.advance(Duration::seconds(1));
@@ -37,5 +40,8 @@ async fn a_visitor_token_works_until_its_expiry_and_is_refused_after_over_http_a
     // A new session gets a new token, valid from the clock's now.
     let renewed = server.visitor_token().await;
     let valid = server.graphql(Some(&renewed), who, json!({})).await;
-    assert!(valid["data"]["viewer"]["visitor"]["id"].is_string(), "{valid}");
+    assert!(
+        valid["data"]["viewer"]["visitor"]["id"].is_string(),
+        "{valid}"
+    );
 }

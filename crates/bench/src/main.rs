@@ -7,6 +7,7 @@ mod pg;
 mod query;
 mod rebuild;
 mod report;
+mod soak;
 mod store;
 
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ enum Bench {
     /// server's memory is measured alone.
     #[command(hide = true)]
     IdleClients(live::IdleClientsArgs),
+    /// A realistic mix for N minutes; the server's RSS, open files and
+    /// view lag each minute.
+    Soak(soak::SoakArgs),
+    /// The clients of `soak`, in their own process.
+    #[command(hide = true)]
+    SoakClients(soak::SoakClientsArgs),
 }
 
 fn main() {
@@ -57,6 +64,8 @@ fn main() {
         Bench::Rebuild(args) => runtime.block_on(rebuild::run(args)).map_err(|e| e as _),
         Bench::Pg(args) => runtime.block_on(pg::run(args)).map_err(|e| e as _),
         Bench::IdleClients(args) => runtime.block_on(live::idle_clients(args)),
+        Bench::Soak(args) => runtime.block_on(soak::run(args)).map_err(|e| e as _),
+        Bench::SoakClients(args) => runtime.block_on(soak::soak_clients(args)),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");
