@@ -20,7 +20,7 @@ use tahc_projections::{
     Contacts, ContactsProjector, Conversations, ConversationsProjector, Projection, Team,
     TeamProjector, Views,
 };
-use tahc_store::{LogReader, OpenError, SharedLog, SledLog};
+use tahc_store::{LogReader, OpenError, SharedLog, SledLog, SledOptions};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -146,12 +146,23 @@ impl Node {
         clock: Arc<dyn Clock>,
         reactions: Reactions,
     ) -> Result<Node, NodeError> {
+        Self::start_with_log(data_dir, clock, reactions, SledOptions::default()).await
+    }
+
+    /// [`Node::start_with`], opening the log with `log_options` (tests inject a
+    /// failing disk this way).
+    pub async fn start_with_log(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        reactions: Reactions,
+        log_options: SledOptions,
+    ) -> Result<Node, NodeError> {
         let file_error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| NodeError::File { path, source }
         };
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
-        let log = SledLog::open(data_dir.join("log"))?;
+        let log = SledLog::open_with(data_dir.join("log"), log_options)?;
         crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
         let views = Views::open(data_dir.join("views"))?;
         let email_key = EmailKey::from_bytes(secret(&data_dir.join("email.key"))?);

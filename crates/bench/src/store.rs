@@ -166,7 +166,7 @@ pub(crate) fn raw_batch_throughput(
 ) -> Result<f64> {
     let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
     let tree = db.open_tree(SLED_TREE)?;
-    let mut durability = Durability::open(dir)?;
+    let mut durability = Durability::open(dir, std::sync::Arc::default())?;
     let started = Instant::now();
     for chunk in writes.chunks(batch) {
         let mut sled_batch = sled::Batch::default();
@@ -234,7 +234,7 @@ async fn append_latency(scratch: &Path, args: &StoreArgs) -> Result<()> {
         .flush_every_ms(None)
         .open()?;
     let tree = db.open_tree(SLED_TREE)?;
-    let mut durability = Durability::open(&raw_dir)?;
+    let mut durability = Durability::open(&raw_dir, std::sync::Arc::default())?;
     let value = vec![b'x'; args.payload + 150];
     let mut baseline = report::micros();
     for i in 0..args.latency_samples as u64 {

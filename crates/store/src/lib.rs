@@ -29,7 +29,7 @@ pub use log::{
     StreamReader,
 };
 pub use pg_log::{PgLog, PgOptions};
-pub use sled_log::durability::Durability;
+pub use sled_log::durability::{DiskFaults, Durability};
 pub use sled_log::keys as sled_keys;
 pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};
 pub use subject_keys::{KeyError, SLED_KEYS_TREE, SledKeys, SubjectKey, SubjectKeys};

@@ -105,7 +105,7 @@ impl SubjectKeys for SledKeys {
             batch.remove(subject.as_bytes());
         }
         self.tree.apply_batch(batch).map_err(storage)?;
-        Durability::open(&self.dir)
+        Durability::open(&self.dir, std::sync::Arc::default())
             .and_then(|mut durability| durability.make_durable(&self.db))
             .map_err(storage)
     }

@@ -22,17 +22,22 @@ impl TestLog for SledTestLog {
         let log = self.log.take().expect("log is open");
         log.close().await;
         drop(log);
-        self.log = Some(SledLog::open_with(self.dir.path(), OPTIONS).expect("reopen"));
+        self.log = Some(SledLog::open_with(self.dir.path(), options()).expect("reopen"));
     }
 }
 
 /// A tiny live channel, so that every subscription case also runs the
 /// fall-back from a lagging live feed to storage.
-const OPTIONS: SledOptions = SledOptions { live_capacity: 2 };
+fn options() -> SledOptions {
+    SledOptions {
+        live_capacity: 2,
+        ..SledOptions::default()
+    }
+}
 
 fn fresh() -> Box<dyn TestLog> {
     let dir = TempDir::new().expect("temp dir");
-    let log = SledLog::open_with(dir.path(), OPTIONS).expect("open");
+    let log = SledLog::open_with(dir.path(), options()).expect("open");
     Box::new(SledTestLog {
         dir,
         log: Some(log),

@@ -5,6 +5,7 @@
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 use tahc_app::AppError;
 use tahc_domain::{DomainError, ErrorCode};
+use tahc_store::AppendError;
 
 /// The contract's `UserErrorCode`.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,13 @@ pub fn classify(error: AppError, not_found_field: &str) -> Failure {
         }
         AppError::Contention { .. } => {
             Failure::Top(coded("CONFLICT", "too many concurrent changes; retry"))
+        }
+        AppError::Append(error @ (AppendError::NotDurable(_) | AppendError::Storage(_))) => {
+            tracing::error!(%error, "the event log cannot store writes");
+            Failure::Top(coded(
+                "UNAVAILABLE",
+                "storage is failing (the disk may be full): nothing was written; retry later",
+            ))
         }
         other => {
             tracing::error!(error = %other, "command failed");

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::limits::Limits;
 use tahc_api::rate_limit::{Admission, RateLimitSettings, RateLimits};
-use tahc_app::{Clock, Node, Principal, SystemClock};
+use tahc_app::{Clock, Node, Principal, Reactions, SystemClock};
+use tahc_store::{DiskFaults, SledOptions};
 use tempfile::TempDir;
 
 /// One tenant: its admin's key and principal, and its global id.
@@ -83,7 +84,34 @@ impl Server {
         live: LiveSettings,
         limits: Limits,
     ) -> Server {
-        Self::start_full(admission, live, limits, Arc::new(SystemClock)).await
+        Self::start_full(
+            admission,
+            live,
+            limits,
+            Arc::new(SystemClock),
+            SledOptions::default(),
+        )
+        .await
+    }
+
+    /// A server without rate limits whose log writes to `disk`.
+    pub async fn start_on(disk: Arc<DiskFaults>) -> Server {
+        let unlimited = RateLimitSettings {
+            visitor: None,
+            team: None,
+        };
+        let log = SledOptions {
+            faults: disk,
+            ..SledOptions::default()
+        };
+        Self::start_full(
+            Arc::new(RateLimits::new(unlimited)),
+            LiveSettings::default(),
+            Limits::DEFAULT,
+            Arc::new(SystemClock),
+            log,
+        )
+        .await
     }
 
     /// A server without rate limits whose node reads time from `clock`.
@@ -97,6 +125,7 @@ impl Server {
             LiveSettings::default(),
             Limits::DEFAULT,
             clock,
+            SledOptions::default(),
         )
         .await
     }
@@ -106,9 +135,14 @@ impl Server {
         live: LiveSettings,
         limits: Limits,
         clock: Arc<dyn Clock>,
+        log: SledOptions,
     ) -> Server {
         let dir = TempDir::new().unwrap();
-        let node = Arc::new(Node::start(dir.path(), clock).await.unwrap());
+        let node = Arc::new(
+            Node::start_with_log(dir.path(), clock, Reactions::Run, log)
+                .await
+                .unwrap(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = tahc_api::router_with(node.clone(), admission, live, limits);

@@ -5,7 +5,7 @@ pub mod keys;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -21,7 +21,7 @@ use crate::record::{self, GENESIS, RecordError};
 use crate::subject_keys::SledKeys;
 use crate::subscription::{LiveFeed, Subscription};
 use crate::verify::{Verification, verify};
-use durability::Durability;
+use durability::{DiskFaults, Durability};
 use writer::Writer;
 
 /// The name of the sled tree that holds the log.
@@ -31,17 +31,20 @@ pub const TREE: &str = "log";
 const QUEUE: usize = 8192;
 
 /// Tuning of a [`SledLog`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SledOptions {
     /// Batches the live channel holds before slow subscribers fall back to
     /// reading storage.
     pub live_capacity: usize,
+    /// The disk's failures, injected by tests (never, unless told).
+    pub faults: Arc<DiskFaults>,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
             live_capacity: crate::subscription::LIVE_CAPACITY,
+            faults: Arc::default(),
         }
     }
 }
@@ -51,6 +54,9 @@ impl Default for SledOptions {
 struct Shared {
     /// The last position made durable; readers never look past it.
     durable_head: AtomicU64,
+    /// Set by the flusher when a flush failed: the writer must take back
+    /// everything written after `durable_head` before its next round.
+    roll_back: AtomicBool,
     live: LiveFeed,
     flushes: AtomicU64,
     events: AtomicU64,
@@ -131,9 +137,10 @@ impl SledLog {
                 (position, tail.hash)
             }
         };
-        let durability = Durability::open(&dir).map_err(|e| storage(&e))?;
+        let durability = Durability::open(&dir, options.faults).map_err(|e| storage(&e))?;
         let shared = Arc::new(Shared {
             durable_head: AtomicU64::new(head.0),
+            roll_back: AtomicBool::new(false),
             live: LiveFeed::with_capacity(options.live_capacity),
             flushes: AtomicU64::new(0),
             events: AtomicU64::new(0),

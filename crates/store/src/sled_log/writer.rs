@@ -9,6 +9,13 @@
 //! covered and publishes their records, in order. A round thus costs the
 //! larger of "check and write" and "make durable", not their sum, and one
 //! fsync covers every round written while the previous one was running.
+//!
+//! When a flush fails (a full or failing disk), nothing it covered is
+//! acknowledged, and neither is anything written after it: rounds carry the
+//! writer's epoch, and the flusher fails every round of a failed epoch. The
+//! writer then takes back everything after the last durable position before
+//! its next round, in a new epoch, so the log goes on from there — gap-free,
+//! its hash chain intact — as soon as the disk works again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +70,7 @@ struct Written {
     outcomes: Vec<Outcome>,
     records: Vec<RecordedEvent>,
     head: Position,
+    epoch: u64,
 }
 
 /// Checks appends and writes rounds; owns the tail of the log.
@@ -75,6 +83,9 @@ pub(super) struct Writer {
     jobs: mpsc::Receiver<AppendJob>,
     written: std_mpsc::Sender<Written>,
     flusher: JoinHandle<()>,
+    /// Counts roll-backs: the rounds of one epoch stand or fall together.
+    epoch: u64,
+    shared: Arc<Shared>,
 }
 
 /// Makes written rounds durable, then acknowledges and publishes them.
@@ -83,6 +94,8 @@ struct Flusher {
     durability: Durability,
     shared: Arc<Shared>,
     written: std_mpsc::Receiver<Written>,
+    /// The last epoch a flush failed in: its rounds are never acknowledged.
+    failed_epoch: Option<u64>,
 }
 
 impl Writer {
@@ -100,8 +113,9 @@ impl Writer {
         let flusher = Flusher {
             db,
             durability,
-            shared,
+            shared: shared.clone(),
             written,
+            failed_epoch: None,
         };
         let flusher = std::thread::Builder::new()
             .name("tahc-log-flusher".into())
@@ -114,6 +128,8 @@ impl Writer {
             jobs,
             written: sender,
             flusher,
+            epoch: 0,
+            shared,
         })
     }
 
@@ -137,6 +153,19 @@ impl Writer {
     }
 
     fn commit(&mut self, jobs: Vec<AppendJob>) {
+        if self.shared.roll_back.load(Ordering::Acquire) {
+            if let Err(error) = self.roll_back() {
+                tracing::error!(%error, "taking back writes that were not made durable failed");
+                return reply(
+                    jobs.into_iter()
+                        .map(|job| Outcome {
+                            reply: job.reply,
+                            result: Err(AppendError::Storage(error.to_string())),
+                        })
+                        .collect(),
+                );
+            }
+        }
         let mut round = Round {
             batch: sled::Batch::default(),
             head: self.head,
@@ -174,6 +203,7 @@ impl Writer {
             outcomes,
             records: round.records,
             head: self.head,
+            epoch: self.epoch,
         };
         if let Err(std_mpsc::SendError(written)) = self.written.send(written) {
             reply(fail_successes(written.outcomes, || {
@@ -322,6 +352,40 @@ impl Writer {
         }))
     }
 
+    /// Takes back every record after the durable head (written, never
+    /// acknowledged: a flush failed), so the next round follows the last
+    /// durable record. Until the disk works again the removals stay in
+    /// memory; a crash meanwhile may keep some of those rounds, whole, as
+    /// sled's batches are atomic, which their callers were told may happen.
+    fn roll_back(&mut self) -> Result<(), AppendError> {
+        let storage = |e: &dyn std::fmt::Display| AppendError::Storage(e.to_string());
+        let durable = Position(self.shared.durable_head.load(Ordering::Acquire));
+        let mut batch = sled::Batch::default();
+        let mut tail_hash = record::GENESIS;
+        for entry in self
+            .tree
+            .range(keys::event(durable)..=keys::event(self.head))
+        {
+            let (key, bytes) = entry.map_err(|e| storage(&e))?;
+            let record = record::decode(&bytes).map_err(|e| storage(&e))?;
+            if record.position == durable {
+                tail_hash = record.hash;
+                continue;
+            }
+            batch.remove(key);
+            batch.remove(keys::stream_entry(&record.stream_id, record.stream_version));
+            batch.remove(&keys::event_id(record.event_id));
+        }
+        self.tree.apply_batch(batch).map_err(|e| storage(&e))?;
+        tracing::warn!(from = %durable, to = %self.head, "took back writes a failed flush left unacknowledged");
+        self.head = durable;
+        self.tail_hash = tail_hash;
+        self.stream_heads.clear();
+        self.epoch += 1;
+        self.shared.roll_back.store(false, Ordering::Release);
+        Ok(())
+    }
+
     /// The version of the stream's last stored event (0: no stream), from
     /// the last entry of its index.
     fn stored_version(&self, stream: &StreamId) -> Result<u64, AppendError> {
@@ -352,9 +416,23 @@ impl Flusher {
         self.shared.live.close();
     }
 
-    fn flush(&mut self, rounds: Vec<Written>) {
+    fn flush(&mut self, mut rounds: Vec<Written>) {
+        // Rounds of an epoch that failed follow records that were taken
+        // back: they fail too.
+        let failed = self.failed_epoch;
+        let stale = rounds.partition_point(|round| Some(round.epoch) <= failed);
+        for round in rounds.drain(..stale) {
+            reply(fail_successes(round.outcomes, || {
+                AppendError::NotDurable("an earlier write of the log failed".into())
+            }));
+        }
+        if rounds.is_empty() {
+            return;
+        }
         if let Err(error) = self.durability.make_durable(&self.db) {
             tracing::error!(%error, "event log flush failed");
+            self.failed_epoch = rounds.iter().map(|round| round.epoch).max();
+            self.shared.roll_back.store(true, Ordering::Release);
             for round in rounds {
                 reply(fail_successes(round.outcomes, || {
                     AppendError::NotDurable(error.to_string())
