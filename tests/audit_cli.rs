@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,13 +15,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 fn tahc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tahc"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("TAHC_DATA_DIR")
-        .output()
-        .expect("run tahc")
+    support::tahc_on(dir, args)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -11,13 +11,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
 use serde_json::{Value, json};
-use support::{BOOTSTRAP_KEY, kill, serve_with, stop, workspace_of};
+use support::{BOOTSTRAP_KEY, kill, serve_with, stop, tahc_on, workspace_of};
 use tahc_projections::Views;
 use tempfile::TempDir;
 
@@ -318,16 +317,6 @@ async fn ready(base: &str) {
     panic!("the restarted server never caught up");
 }
 
-fn tahc(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tahc"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("TAHC_DATA_DIR")
-        .output()
-        .expect("run tahc")
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -396,7 +385,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_the_views_equal_a_reb
         for client in clients {
             client.await.expect("a client panicked");
         }
-        let verified = tahc(&["verify"], dir.path());
+        let verified = tahc_on(dir.path(), &["verify"]);
         assert!(
             verified.status.success(),
             "round {number}: the hash chain broke: {}",
@@ -423,7 +412,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_the_views_equal_a_reb
 
     let rebuilt = TempDir::new().unwrap();
     copy_dir(dir.path(), rebuilt.path());
-    let rebuild = tahc(&["rebuild"], rebuilt.path());
+    let rebuild = tahc_on(rebuilt.path(), &["rebuild"]);
     assert!(
         rebuild.status.success(),
         "{}",

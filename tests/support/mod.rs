@@ -92,6 +92,17 @@ pub fn stop(mut served: Served) {
     panic!("tahc serve did not stop on SIGTERM");
 }
 
+/// Runs `tahc ARGS --data-dir DIR` to its end.
+pub fn tahc_on(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tahc"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("TAHC_DATA_DIR")
+        .output()
+        .expect("run tahc")
+}
+
 /// Kills the server with SIGKILL, as a crash would.
 pub fn kill(mut served: Served) {
     served.child.kill().unwrap();

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tahc_api::graphql_ws::LiveSettings;
-use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_app::SendMessage;
 use tahc_events::Event;
 use tahc_store::LogReader;
@@ -162,20 +161,8 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     let scratch = tempfile::TempDir::new()?;
     let (node, created) = crate::bench_node(scratch.path()).await?;
     let node = Arc::new(node);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}/graphql", listener.local_addr()?);
-    let unlimited = RateLimitSettings {
-        visitor: None,
-        team: None,
-    };
-    let settings = LiveSettings::default();
-    let router = tahc_api::router_with(
-        node.clone(),
-        Arc::new(RateLimits::new(unlimited)),
-        settings,
-        tahc_api::limits::Limits::default(),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = crate::serve(node.clone(), LiveSettings::default()).await?;
+    let url = format!("ws://{address}/graphql");
     let key = created.api_key.clone();
     // The key works once the views know it.
     let head = node.log.head().await?;

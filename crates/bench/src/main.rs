@@ -98,6 +98,29 @@ async fn bench_node(
     Ok((node, created))
 }
 
+/// Serves every route of `node` on a free local port, without rate limits
+/// (the benchmarks' clients call far faster than people): its address.
+async fn serve(
+    node: std::sync::Arc<tahc_app::Node>,
+    live: tahc_api::graphql_ws::LiveSettings,
+) -> std::io::Result<std::net::SocketAddr> {
+    use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let unlimited = RateLimitSettings {
+        visitor: None,
+        team: None,
+    };
+    let router = tahc_api::router_with(
+        node,
+        std::sync::Arc::new(RateLimits::new(unlimited)),
+        live,
+        tahc_api::limits::Limits::DEFAULT,
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(address)
+}
+
 /// A scratch directory on the same file system as `base` (or the system's
 /// temporary directory), removed afterwards.
 fn scratch(base: Option<&PathBuf>) -> std::io::Result<tempfile::TempDir> {

@@ -26,7 +26,6 @@ use std::time::Instant;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
-use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_api::schema::{Caller, TahcSchema};
 use tahc_app::{Node, Principal, Reactions, SystemClock};
 use tahc_events::{
@@ -343,19 +342,8 @@ async fn serve(dir: &Path, events: u64) -> Result<(Arc<Node>, String, f64)> {
         }
     };
     let views_rate = events as f64 / started.elapsed().as_secs_f64();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/graphql", listener.local_addr()?);
-    let unlimited = RateLimitSettings {
-        visitor: None,
-        team: None,
-    };
-    let router = tahc_api::router_with(
-        node.clone(),
-        Arc::new(RateLimits::new(unlimited)),
-        LiveSettings::default(),
-        tahc_api::limits::Limits::default(),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = crate::serve(node.clone(), LiveSettings::default()).await?;
+    let url = format!("http://{address}/graphql");
     Ok((node, url, views_rate))
 }
 

@@ -21,8 +21,6 @@ use futures::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
-use tahc_api::limits::Limits;
-use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
 use tahc_events::Role;
 use tahc_store::LogReader;
 use tokio_tungstenite::tungstenite::Message;
@@ -104,19 +102,10 @@ pub async fn run(args: SoakArgs) -> Result<()> {
             Role::Agent,
         )
         .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let unlimited = RateLimitSettings {
-        visitor: None,
-        team: None,
-    };
-    let router = tahc_api::router_with(
-        node.clone(),
-        Arc::new(RateLimits::new(unlimited)),
-        LiveSettings::default(),
-        Limits::DEFAULT,
+    let base = format!(
+        "http://{}",
+        crate::serve(node.clone(), LiveSettings::default()).await?
     );
-    tokio::spawn(async move { axum::serve(listener, router).await });
     let head = node.log.head().await?;
     if !node.wait_for(head, Duration::from_secs(30)).await {
         return Err("the views did not catch up with the new workspace".into());
