@@ -545,7 +545,6 @@ async fn finish(mut sink: SplitSink<WebSocket, Message>, close: Option<Close>) {
     let _ = tokio::time::timeout(CLOSE_WAIT, ending).await;
 }
 
-/// A refusal at the gate as a GraphQL error with its code.
 /// Whether a read failed on a client message over the frame limit.
 fn too_big(error: &axum::Error) -> bool {
     std::error::Error::source(error)
@@ -553,6 +552,7 @@ fn too_big(error: &axum::Error) -> bool {
         .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)))
 }
 
+/// A refusal at the gate as a GraphQL error with its code.
 fn refusal_error(refusal: &Refusal) -> async_graphql::ServerError {
     match refusal {
         Refusal::Unauthenticated(error) => server_error("UNAUTHENTICATED", error.to_string()),
