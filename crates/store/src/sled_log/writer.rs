@@ -94,8 +94,9 @@ struct Flusher {
     durability: Durability,
     shared: Arc<Shared>,
     written: std_mpsc::Receiver<Written>,
-    /// The last epoch a flush failed in: its rounds are never acknowledged.
-    failed_epoch: Option<u64>,
+    /// The last epoch a flush failed in, and why: its rounds are never
+    /// acknowledged.
+    failed: Option<(u64, String)>,
 }
 
 impl Writer {
@@ -115,7 +116,7 @@ impl Writer {
             durability,
             shared: shared.clone(),
             written,
-            failed_epoch: None,
+            failed: None,
         };
         let flusher = std::thread::Builder::new()
             .name("tahc-log-flusher".into())
@@ -419,19 +420,21 @@ impl Flusher {
     fn flush(&mut self, mut rounds: Vec<Written>) {
         // Rounds of an epoch that failed follow records that were taken
         // back: they fail too.
-        let failed = self.failed_epoch;
-        let stale = rounds.partition_point(|round| Some(round.epoch) <= failed);
-        for round in rounds.drain(..stale) {
-            reply(fail_successes(round.outcomes, || {
-                AppendError::NotDurable("an earlier write of the log failed".into())
-            }));
+        if let Some((epoch, cause)) = &self.failed {
+            let stale = rounds.partition_point(|round| round.epoch <= *epoch);
+            for round in rounds.drain(..stale) {
+                reply(fail_successes(round.outcomes, || {
+                    AppendError::NotDurable(cause.clone())
+                }));
+            }
         }
         if rounds.is_empty() {
             return;
         }
         if let Err(error) = self.durability.make_durable(&self.db) {
             tracing::error!(%error, "event log flush failed");
-            self.failed_epoch = rounds.iter().map(|round| round.epoch).max();
+            let epoch = rounds.iter().map(|round| round.epoch).max();
+            self.failed = epoch.map(|epoch| (epoch, error.to_string()));
             self.shared.roll_back.store(true, Ordering::Release);
             for round in rounds {
                 reply(fail_successes(round.outcomes, || {
