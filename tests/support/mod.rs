@@ -19,6 +19,14 @@ pub struct Served {
     _output: std::thread::JoinHandle<()>,
 }
 
+/// A test that fails midway leaves no server behind.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `tahc serve` and reads its banner up to the last line it prints.
 pub fn serve(dir: &TempDir, bootstrap: Option<&str>) -> Served {
     serve_with(dir, bootstrap, &[])
