@@ -14,7 +14,9 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
-use support::{BOOTSTRAP_KEY, graphql, kill, serve_with, tahc_on, visitor, workspace_of};
+use support::{
+    BOOTSTRAP_KEY, graphql, kill, serve_with, start_conversation, tahc_on, visitor, workspace_of,
+};
 use tempfile::TempDir;
 
 const FLAGS: &[&str] = &["--visitor-rate", "0", "--team-rate", "0"];
@@ -71,17 +73,7 @@ async fn a_full_disk_refuses_writes_serves_reads_and_a_restart_after_freeing_spa
     let base = served.base.clone();
     let workspace = workspace_of(&base, BOOTSTRAP_KEY).await;
     let token = visitor(&base, &workspace).await;
-    let started = graphql(
-        &base,
-        &token,
-        "mutation{startConversation(input:{body:\"hello\"}){conversation{id}}}",
-        json!({}),
-    )
-    .await;
-    let conversation = started["data"]["startConversation"]["conversation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conversation = start_conversation(&base, &token, "hello").await;
 
     // Leave the log a few hundred KiB.
     let filler = dir.path().join("filler");

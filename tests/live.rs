@@ -9,7 +9,9 @@ mod support;
 mod ws;
 
 use serde_json::{Value, json};
-use support::{BOOTSTRAP_KEY, graphql, kill, serve, stop, visitor, workspace_of};
+use support::{
+    BOOTSTRAP_KEY, graphql, kill, serve, start_conversation, stop, visitor, workspace_of,
+};
 use tempfile::TempDir;
 use ws::Ws;
 
@@ -57,17 +59,7 @@ async fn a_subscriber_resumes_after_a_crash_and_restart_with_nothing_missed_or_r
     let served = serve(&dir, Some(BOOTSTRAP_KEY));
     let workspace = workspace_of(&served.base, BOOTSTRAP_KEY).await;
     let token = visitor(&served.base, &workspace).await;
-    let started = graphql(
-        &served.base,
-        &token,
-        "mutation{startConversation(input:{body:\"m0\"}){conversation{id}}}",
-        json!({}),
-    )
-    .await;
-    let conversation = started["data"]["startConversation"]["conversation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conversation = start_conversation(&served.base, &token, "m0").await;
 
     let mut ws = Ws::open(&ws_url(&served.base), BOOTSTRAP_KEY).await;
     ws.subscribe("inbox", INBOX, json!({})).await;
@@ -108,17 +100,7 @@ async fn sigterm_closes_subscribers_with_1001_and_keeps_every_acknowledged_messa
     let token = visitor(&served.base, &workspace).await;
     let mut ws = Ws::open(&ws_url(&served.base), BOOTSTRAP_KEY).await;
     ws.subscribe("inbox", INBOX, json!({})).await;
-    let started = graphql(
-        &served.base,
-        &token,
-        "mutation{startConversation(input:{body:\"before the stop\"}){conversation{id}}}",
-        json!({}),
-    )
-    .await;
-    assert!(
-        started["data"]["startConversation"]["conversation"]["id"].is_string(),
-        "{started}"
-    );
+    start_conversation(&served.base, &token, "before the stop").await;
     read_until(&mut ws, "before the stop").await;
     let stopping = tokio::task::spawn_blocking(move || stop(served));
     let (code, reason) = ws.closed().await;

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 mod support;
 
-use support::{BOOTSTRAP_KEY, graphql, serve, stop, visitor};
+use support::{BOOTSTRAP_KEY, graphql, serve, start_conversation, stop, visitor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_prints_where_to_go_and_the_service_answers() {
@@ -38,17 +38,7 @@ async fn the_first_start_prints_where_to_go_and_the_service_answers() {
     );
 
     let token = visitor(&served.base, &workspace).await;
-    let started = graphql(
-        &served.base,
-        &token,
-        "mutation{startConversation(input:{body:\"Hello!\"}){conversation{id}}}",
-        json!({}),
-    )
-    .await;
-    let id = started["data"]["startConversation"]["conversation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_conversation(&served.base, &token, "Hello!").await;
     let inbox = graphql(&served.base, &key, "{conversations{nodes{id}}}", json!({})).await;
     assert_eq!(
         inbox["data"]["conversations"]["nodes"][0]["id"],

@@ -140,6 +140,21 @@ pub async fn visitor(base: &str, workspace: &str) -> String {
     session["token"].as_str().unwrap().to_owned()
 }
 
+/// The visitor behind `token` starts a conversation with `body`: its id.
+pub async fn start_conversation(base: &str, token: &str, body: &str) -> String {
+    let started = graphql(
+        base,
+        token,
+        "mutation($b:String!){startConversation(input:{body:$b}){conversation{id}}}",
+        json!({ "b": body }),
+    )
+    .await;
+    started["data"]["startConversation"]["conversation"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned()
+}
+
 /// Installs the locked npm packages of `dir` unless `package` is there.
 pub fn npm_install(dir: &std::path::Path, package: &str) {
     if dir.join("node_modules").join(package).exists() {

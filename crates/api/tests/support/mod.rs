@@ -39,14 +39,18 @@ impl Drop for Server {
     }
 }
 
+/// Admits every caller at once: tests call far faster than people.
+fn unlimited() -> Arc<dyn Admission> {
+    Arc::new(RateLimits::new(RateLimitSettings {
+        visitor: None,
+        team: None,
+    }))
+}
+
 impl Server {
     /// A server without rate limits (tests call far faster than people).
     pub async fn start() -> Server {
-        let unlimited = RateLimitSettings {
-            visitor: None,
-            team: None,
-        };
-        Self::start_with(Arc::new(RateLimits::new(unlimited))).await
+        Self::start_with(unlimited()).await
     }
 
     /// A server admitting callers by `admission`.
@@ -56,25 +60,12 @@ impl Server {
 
     /// A server without rate limits, with these WebSocket settings.
     pub async fn start_live(live: LiveSettings) -> Server {
-        let unlimited = RateLimitSettings {
-            visitor: None,
-            team: None,
-        };
-        Self::start_configured(Arc::new(RateLimits::new(unlimited)), live, Limits::DEFAULT).await
+        Self::start_configured(unlimited(), live, Limits::DEFAULT).await
     }
 
     /// A server without rate limits, with these input limits.
     pub async fn start_limited(limits: Limits) -> Server {
-        let unlimited = RateLimitSettings {
-            visitor: None,
-            team: None,
-        };
-        Self::start_configured(
-            Arc::new(RateLimits::new(unlimited)),
-            LiveSettings::default(),
-            limits,
-        )
-        .await
+        Self::start_configured(unlimited(), LiveSettings::default(), limits).await
     }
 
     /// A server admitting callers by `admission`, with these WebSocket
@@ -96,16 +87,12 @@ impl Server {
 
     /// A server without rate limits whose log writes to `disk`.
     pub async fn start_on(disk: Arc<DiskFaults>) -> Server {
-        let unlimited = RateLimitSettings {
-            visitor: None,
-            team: None,
-        };
         let log = SledOptions {
             faults: disk,
             ..SledOptions::default()
         };
         Self::start_full(
-            Arc::new(RateLimits::new(unlimited)),
+            unlimited(),
             LiveSettings::default(),
             Limits::DEFAULT,
             Arc::new(SystemClock),
@@ -116,12 +103,8 @@ impl Server {
 
     /// A server without rate limits whose node reads time from `clock`.
     pub async fn start_at(clock: Arc<dyn Clock>) -> Server {
-        let unlimited = RateLimitSettings {
-            visitor: None,
-            team: None,
-        };
         Self::start_full(
-            Arc::new(RateLimits::new(unlimited)),
+            unlimited(),
             LiveSettings::default(),
             Limits::DEFAULT,
             clock,
