@@ -84,7 +84,7 @@ async fn history() -> (History, Uuid) {
         .await
         .unwrap();
     c.erase_contact(&admin, gone).await.unwrap();
-    let head = tahc_store::LogReader::head(&node.log).await.unwrap();
+    let head = node.log.head().await.unwrap();
     assert!(
         node.wait_for(head, std::time::Duration::from_secs(10))
             .await

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use tahc_store::EventStore;
 
 use tahc_events::RecordedEvent;
 use tahc_store::conformance::{event, stream};

@@ -29,7 +29,6 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tahc_app::Node;
-use tahc_store::LogReader;
 
 /// The process's metrics recorder, installed on first use (metrics are
 /// per process, however many routers it builds).

@@ -78,6 +78,5 @@ pub async fn session(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 }
 
 async fn log_head(node: &Node) -> tahc_events::Position {
-    use tahc_store::LogReader;
     node.log.head().await.unwrap_or_default()
 }

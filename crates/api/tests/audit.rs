@@ -6,7 +6,6 @@ mod support;
 
 use serde_json::{Value, json};
 use tahc_events::Position;
-use tahc_store::LogReader;
 
 use support::{Server, code};
 

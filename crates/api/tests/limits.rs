@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use support::ws::{Frame, Ws};
 use support::{SEND, START, Server, code};
 use tahc_api::limits::{Limits, TextLimits};
-use tahc_store::LogReader;
 
 async fn head(server: &Server) -> u64 {
     server.node.log.head().await.unwrap().0

@@ -6,7 +6,6 @@ mod support;
 
 use serde_json::{Value, json};
 use support::{Server, code, user_error};
-use tahc_store::LogReader;
 
 const ADD_AGENT: &str = "mutation($n:String!,$e:String!,$r:Role!){addAgent(input:{name:$n,email:$e,role:$r,clientMutationId:\"a\"}){agent{id name role active} apiKey clientMutationId userErrors{code field}}}";
 

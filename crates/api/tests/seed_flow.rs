@@ -169,5 +169,5 @@ async fn the_seed_flow_runs_through_the_api() {
         )
         .await;
     assert_eq!(mine["data"]["conversation"]["messages"]["totalCount"], 6);
-    assert!(server.node.log.verify().await.unwrap().ok());
+    assert!(tahc_store::verify(&*server.node.log).await.unwrap().ok());
 }

@@ -5,10 +5,14 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `log/` | the event log (sled) |
+//! | `log/` | the event log (sled), unless the node runs on a shared log |
 //! | `views/` | read models and process managers' memory (sled) |
 //! | `email.key` | the key that hashes email addresses into claim ids |
 //! | `token.key` | the key that signs visitor tokens |
+//!
+//! A node on a shared log ([`Node::start_on`] with a PostgreSQL log) keeps
+//! only its views here: the log, the subject keys and both secrets live in
+//! the database, the same for every node.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ use tahc_projections::{
     Contacts, ContactsProjector, Conversations, ConversationsProjector, Projection, Team,
     TeamProjector, Views,
 };
-use tahc_store::{LogReader, OpenError, SharedLog, SledLog, SledOptions};
+use tahc_store::{EventStore, OpenError, SharedLog, SledLog, SledOptions};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -38,6 +42,7 @@ use crate::principal::Principal;
 use crate::process::{
     Assignments, EmailCapture, Erasure, Links, Orchestration, ProcessManager, Reactor, SnoozeTimer,
 };
+use crate::rebuild::file_error;
 use crate::vault::Vault;
 
 /// How often the snooze timer looks for due conversations.
@@ -96,7 +101,7 @@ impl ReadModels {
 /// A node: every part of tahc over one data directory.
 pub struct Node {
     /// The log.
-    pub log: SledLog,
+    pub log: Arc<dyn EventStore>,
     /// Every command of the service.
     pub commands: Commands,
     /// The read models.
@@ -157,18 +162,26 @@ impl Node {
         reactions: Reactions,
         log_options: SledOptions,
     ) -> Result<Node, NodeError> {
-        let file_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| NodeError::File { path, source }
-        };
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
         let log = SledLog::open_with(data_dir.join("log"), log_options)?;
+        Self::start_on(data_dir, clock, reactions, Arc::new(log)).await
+    }
+
+    /// Starts a node whose views live in `data_dir` on `log`, which may be
+    /// shared with other nodes (each keeps views of its own).
+    pub async fn start_on(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        reactions: Reactions,
+        log: Arc<dyn EventStore>,
+    ) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
         crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
         let views = Views::open(data_dir.join("views"))?;
-        let email_key = EmailKey::from_bytes(secret(&data_dir.join("email.key"))?);
-        let token_key = secret(&data_dir.join("token.key"))?;
-        let shared: SharedLog = Arc::new(log.clone());
-        let vault = Arc::new(Vault::new(Arc::new(log.subject_keys())));
+        let email_key = EmailKey::from_bytes(secret(&*log, data_dir, "email.key").await?);
+        let token_key = secret(&*log, data_dir, "token.key").await?;
+        let shared: SharedLog = log.clone();
+        let vault = Arc::new(Vault::new(log.subject_keys()));
         let commands = Commands::new(
             Aggregates::new(shared.clone(), vault.clone()),
             clock,
@@ -193,17 +206,17 @@ impl Node {
         });
         read_models
             .conversations
-            .catch_up(&log)
+            .catch_up(&*log)
             .await
             .map_err(projection_error)?;
         read_models
             .contacts
-            .catch_up(&log)
+            .catch_up(&*log)
             .await
             .map_err(projection_error)?;
         read_models
             .team
-            .catch_up(&log)
+            .catch_up(&*log)
             .await
             .map_err(projection_error)?;
         let (stop, _) = watch::channel(false);
@@ -310,7 +323,7 @@ impl Node {
         point: crate::history::AsOf,
     ) -> Result<Option<crate::history::ConversationAsOf>, AppError> {
         crate::history::conversation_as_of(
-            &self.log,
+            &*self.log,
             self.vault().clone(),
             Some(workspace),
             id,
@@ -388,13 +401,19 @@ fn projection_error(error: tahc_projections::ProjectionError) -> NodeError {
     NodeError::App(AppError::View(error.to_string()))
 }
 
-/// A 256-bit secret of the data directory, created (readable by the owner
-/// only) on first start.
-fn secret(path: &Path) -> Result<[u8; 32], NodeError> {
-    let error = |source| NodeError::File {
-        path: path.to_path_buf(),
-        source,
-    };
+/// The 256-bit secret `name`: the one every node of a shared log uses, or
+/// else the data directory's file, created (readable by the owner only) on
+/// first start.
+async fn secret(log: &dyn EventStore, data_dir: &Path, name: &str) -> Result<[u8; 32], NodeError> {
+    match log.shared_secret(name).await.map_err(AppError::Keys)? {
+        Some(secret) => Ok(secret),
+        None => secret_file(&data_dir.join(name)),
+    }
+}
+
+/// The secret in the file at `path`, created when missing.
+fn secret_file(path: &Path) -> Result<[u8; 32], NodeError> {
+    let error = file_error(path);
     match std::fs::read(path) {
         Ok(bytes) => bytes.try_into().map_err(|_| {
             error(io::Error::new(

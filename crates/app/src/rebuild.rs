@@ -15,7 +15,7 @@ use tahc_events::Position;
 use tahc_projections::{
     ContactsProjector, ConversationsProjector, Projection, ProjectionError, TeamProjector, Views,
 };
-use tahc_store::{LogReader, SledLog};
+use tahc_store::{EventStore, LogReader, SledLog};
 
 use crate::node::NodeError;
 use crate::vault::Vault;
@@ -51,7 +51,7 @@ fn sibling(views: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn file_error(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
+pub(crate) fn file_error(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
     move |source| NodeError::File {
         path: path.to_path_buf(),
         source,
@@ -101,7 +101,7 @@ pub async fn rebuild(
     let mut events = 0;
     {
         let fresh = Views::open(&rebuilt_dir)?;
-        let vault = Arc::new(Vault::new(Arc::new(log.subject_keys())));
+        let vault = Arc::new(Vault::new(log.subject_keys()));
         let conversations = Projection::new(ConversationsProjector, vault.clone(), &fresh)?;
         let contacts = Projection::new(ContactsProjector, vault.clone(), &fresh)?;
         let team = Projection::new(TeamProjector, vault, &fresh)?;

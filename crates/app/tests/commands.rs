@@ -4,6 +4,7 @@
 mod support;
 
 use std::sync::Arc;
+use tahc_store::EventStore;
 
 use chrono::Duration;
 use tahc_app::{AppError, SendMessage};

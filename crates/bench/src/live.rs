@@ -24,7 +24,6 @@ use serde_json::json;
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_app::SendMessage;
 use tahc_events::Event;
-use tahc_store::LogReader;
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

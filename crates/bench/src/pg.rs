@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tahc_store::EventStore;
 
 use tahc_store::conformance::{event, stream};
 use tahc_store::{EventAppender, ExpectedVersion, PgLog, PgOptions};

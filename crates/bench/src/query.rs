@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+use tahc_store::EventStore;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};

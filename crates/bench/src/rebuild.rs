@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use tahc_store::EventStore;
 
 use tahc_app::{SendMessage, Vault};
 use tahc_events::Position;
@@ -74,7 +75,7 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     node.shutdown().await;
 
     let log = SledLog::open(scratch.path().join("log"))?;
-    let vault = Vault::new(Arc::new(log.subject_keys()));
+    let vault = Vault::new(log.subject_keys());
     let started = Instant::now();
     let (mut position, mut events) = (Position::START, 0u64);
     loop {

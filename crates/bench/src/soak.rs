@@ -22,7 +22,6 @@ use rand::Rng;
 use serde_json::{Value, json};
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_events::Role;
-use tahc_store::LogReader;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tahc_store::EventStore;
 
 use tahc_app::Vault;
 use tahc_store::{OpenError, SledLog};
@@ -49,7 +50,7 @@ pub fn open_existing_log(data_dir: &Path) -> Result<SledLog, OpenLogError> {
 
 /// The vault of `log`: its subject keys, to open personal data.
 pub fn vault_of(log: &SledLog) -> Arc<Vault> {
-    Arc::new(Vault::new(Arc::new(log.subject_keys())))
+    Arc::new(Vault::new(log.subject_keys()))
 }
 
 /// An id argument: a UUID, or the API's global id of a `kind`.

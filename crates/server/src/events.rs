@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use tahc_store::EventStore;
 
 use chrono::{DateTime, Utc};
 use tahc_app::LogSelection;

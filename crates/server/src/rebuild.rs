@@ -2,6 +2,7 @@
 //! from its log, with progress and the rate.
 
 use std::process::ExitCode;
+use tahc_store::EventStore;
 
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -11,7 +11,6 @@ use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{Rate, RateLimitSettings, RateLimits};
 use tahc_app::{Node, SystemClock};
 use tahc_events::Position;
-use tahc_store::LogReader;
 
 /// Prints a line of the banner; a closed stdout (a terminal gone, a pipe
 /// nobody reads) must never stop the server.

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use tahc_store::EventStore;
 
 use tahc_store::{OpenError, ReadError};
 

@@ -10,6 +10,7 @@
 //! ```
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 use crate::error::AppendError;
 use crate::log::{Appended, ExpectedVersion, SharedLog};
+use crate::subject_keys::SubjectKeys;
 use crate::verify::verify;
 
 /// A log under test that can be closed and opened again on the same storage.
@@ -26,6 +28,8 @@ use crate::verify::verify;
 pub trait TestLog: Send {
     /// The log.
     fn log(&self) -> SharedLog;
+    /// The subject keys kept beside the log.
+    fn keys(&self) -> Arc<dyn SubjectKeys>;
     /// Closes the log (everything acknowledged stays) and opens it again.
     /// Callers drop every handle and subscription they took first.
     async fn reopen(&mut self);
@@ -54,6 +58,8 @@ macro_rules! conformance_suite {
             a_lagging_subscriber_still_receives_every_event,
             a_reopened_log_keeps_its_events_heads_and_chain,
             the_hash_chain_verifies_after_appends,
+            a_subject_keeps_one_key_until_it_is_destroyed_for_good,
+            writers_racing_to_create_a_key_all_get_the_same_one,
         );
     };
     (@cases $make:expr; $($case:ident,)*) => {
@@ -551,4 +557,45 @@ pub async fn the_hash_chain_verifies_after_appends(t: Box<dyn TestLog>) {
     let verification = verify(&*log).await.unwrap();
     assert!(verification.ok());
     assert_eq!(verification.checked, 15);
+}
+
+/// Case: a subject's key is created once and then always the same; a
+/// destroyed key is gone, also after a reopen, and never comes back.
+pub async fn a_subject_keeps_one_key_until_it_is_destroyed_for_good(mut t: Box<dyn TestLog>) {
+    let keys = t.keys();
+    assert_eq!(keys.key("visitor-1").unwrap(), None);
+    let key = keys.key_or_create("visitor-1").unwrap();
+    assert_eq!(keys.key_or_create("visitor-1").unwrap(), key);
+    assert_eq!(keys.key("visitor-1").unwrap(), Some(key));
+    let other = keys.key_or_create("visitor-2").unwrap();
+    assert_ne!(other, key);
+    keys.destroy(&["visitor-1".into()]).unwrap();
+    assert_eq!(keys.key("visitor-1").unwrap(), None);
+    drop(keys);
+    t.reopen().await;
+    let keys = t.keys();
+    assert_eq!(keys.key("visitor-1").unwrap(), None, "destroyed for good");
+    assert_eq!(keys.key("visitor-2").unwrap(), Some(other));
+    let fresh = keys.key_or_create("visitor-1").unwrap();
+    assert_ne!(fresh, key, "a destroyed key never comes back");
+}
+
+/// Case: writers creating the same subject's key at once (two nodes sealing
+/// the same visitor's data) all get one and the same key.
+pub async fn writers_racing_to_create_a_key_all_get_the_same_one(t: Box<dyn TestLog>) {
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let keys = t.keys();
+            tokio::task::spawn_blocking(move || keys.key_or_create("contact-raced").unwrap())
+        })
+        .collect();
+    let mut created = HashSet::new();
+    for racer in racers {
+        created.insert(racer.await.unwrap());
+    }
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        t.keys().key("contact-raced").unwrap(),
+        created.into_iter().next()
+    );
 }

@@ -25,10 +25,10 @@ mod verify;
 
 pub use error::{AppendError, OpenError, ReadError};
 pub use log::{
-    Appended, EventAppender, EventLog, ExpectedVersion, LogReader, LogSubscriber, SharedLog,
-    StreamReader,
+    Appended, EventAppender, EventLog, EventStore, ExpectedVersion, LogReader, LogSubscriber,
+    SharedLog, StreamReader,
 };
-pub use pg_log::{PgLog, PgOptions};
+pub use pg_log::{PgKeys, PgLog, PgOptions};
 pub use sled_log::durability::{DiskFaults, Durability};
 pub use sled_log::keys as sled_keys;
 pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
 
 use crate::error::{AppendError, ReadError};
+use crate::subject_keys::{KeyError, SubjectKeys};
 use crate::subscription::Subscription;
 
 /// The stream version an append expects to find.
@@ -110,3 +111,23 @@ impl<T: EventAppender + StreamReader + LogReader + LogSubscriber> EventLog for T
 
 /// A shared, type-erased log, as the application holds it.
 pub type SharedLog = Arc<dyn EventLog>;
+
+/// The log a node runs on: every capability of an [`EventLog`], the keys
+/// that seal personal data beside it, the secrets its nodes share, and an
+/// orderly close. [`SledLog`](crate::SledLog) serves one node;
+/// [`PgLog`](crate::PgLog) serves several.
+#[async_trait]
+pub trait EventStore: EventLog {
+    /// The subject keys kept beside this log.
+    fn subject_keys(&self) -> Arc<dyn SubjectKeys>;
+
+    /// The 256-bit secret called `name` that every node of this log shares
+    /// (the key visitor tokens are signed with must be the same on every
+    /// node), created on first use. `None` when the log has a single node,
+    /// which keeps its secrets in its data directory.
+    async fn shared_secret(&self, name: &str) -> Result<Option<[u8; 32]>, KeyError>;
+
+    /// Stops taking appends and ends the live feed; returns once everything
+    /// accepted is durable.
+    async fn close(&self);
+}

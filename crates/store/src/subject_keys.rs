@@ -65,7 +65,7 @@ fn storage(error: impl std::fmt::Display) -> KeyError {
     KeyError::Storage(error.to_string())
 }
 
-fn parse(subject: &str, bytes: &[u8]) -> Result<SubjectKey, KeyError> {
+pub(crate) fn parse(subject: &str, bytes: &[u8]) -> Result<SubjectKey, KeyError> {
     bytes.try_into().map_err(|_| KeyError::Malformed {
         subject: subject.to_owned(),
     })
@@ -108,45 +108,5 @@ impl SubjectKeys for SledKeys {
         Durability::open(&self.dir, std::sync::Arc::default())
             .and_then(|mut durability| durability.make_durable(&self.db))
             .map_err(storage)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keys(dir: &Path) -> SledKeys {
-        let db = sled::Config::new().path(dir).open().unwrap();
-        SledKeys::open(&db, dir).unwrap()
-    }
-
-    #[test]
-    fn a_subject_keeps_one_key_until_it_is_destroyed() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = keys(dir.path());
-        assert_eq!(keys.key("visitor-1").unwrap(), None);
-        let key = keys.key_or_create("visitor-1").unwrap();
-        assert_eq!(keys.key_or_create("visitor-1").unwrap(), key);
-        assert_eq!(keys.key("visitor-1").unwrap(), Some(key));
-        assert_ne!(keys.key_or_create("visitor-2").unwrap(), key);
-        keys.destroy(&["visitor-1".into()]).unwrap();
-        assert_eq!(keys.key("visitor-1").unwrap(), None);
-        assert!(keys.key("visitor-2").unwrap().is_some());
-        let fresh = keys.key_or_create("visitor-1").unwrap();
-        assert_ne!(fresh, key, "a destroyed key never comes back");
-    }
-
-    #[test]
-    fn destroyed_keys_stay_destroyed_after_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let keys = keys(dir.path());
-            keys.key_or_create("contact-1").unwrap();
-            keys.key_or_create("contact-2").unwrap();
-            keys.destroy(&["contact-1".into()]).unwrap();
-        }
-        let keys = keys(dir.path());
-        assert_eq!(keys.key("contact-1").unwrap(), None);
-        assert!(keys.key("contact-2").unwrap().is_some());
     }
 }

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use tahc_store::EventStore;
 
 use rand::Rng;
 use tahc_events::Position;

@@ -4,6 +4,7 @@
 //! intact, across a reopen too.
 
 use std::sync::Arc;
+use tahc_store::EventStore;
 
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};

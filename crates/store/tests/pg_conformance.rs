@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pg_support::{fresh_schema, url};
 use tahc_store::conformance::TestLog;
-use tahc_store::{PgLog, PgOptions, SharedLog};
+use tahc_store::{EventStore, PgLog, PgOptions, SharedLog, SubjectKeys};
 
 struct PgTestLog {
     options: PgOptions,
@@ -20,6 +20,10 @@ struct PgTestLog {
 impl TestLog for PgTestLog {
     fn log(&self) -> SharedLog {
         Arc::new(self.log.clone().expect("log is open"))
+    }
+
+    fn keys(&self) -> Arc<dyn SubjectKeys> {
+        self.log.as_ref().expect("log is open").subject_keys()
     }
 
     async fn reopen(&mut self) {

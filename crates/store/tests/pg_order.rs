@@ -12,6 +12,7 @@ mod pg_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+use tahc_store::EventStore;
 
 use pg_support::{fresh_schema, url};
 use tahc_events::Position;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tahc_store::conformance::TestLog;
-use tahc_store::{SharedLog, SledLog, SledOptions};
+use tahc_store::{EventStore, SharedLog, SledLog, SledOptions, SubjectKeys};
 use tempfile::TempDir;
 
 struct SledTestLog {
@@ -16,6 +16,10 @@ struct SledTestLog {
 impl TestLog for SledTestLog {
     fn log(&self) -> SharedLog {
         Arc::new(self.log.clone().expect("log is open"))
+    }
+
+    fn keys(&self) -> Arc<dyn SubjectKeys> {
+        self.log.as_ref().expect("log is open").subject_keys()
     }
 
     async fn reopen(&mut self) {

@@ -2,6 +2,7 @@
 //! the record's position; a damaged log refuses to open for writing.
 
 use std::path::Path;
+use tahc_store::EventStore;
 
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};

@@ -66,7 +66,7 @@ impl AuditQuery {
         let selection = filter.unwrap_or_default().select(caller.workspace_id)?;
         let node = node(ctx);
         let mut events = selection
-            .page(&node.log, after, first as usize + 1)
+            .page(&*node.log, after, first as usize + 1)
             .await
             .map_err(unreadable)?;
         let more = events.len() > first as usize;
@@ -110,7 +110,7 @@ impl AuditQuery {
     async fn verify_log(&self, ctx: &Context<'_>) -> Result<LogVerification> {
         let caller = caller(ctx)?;
         may_read_log(&caller)?;
-        let verification = node(ctx).log.verify().await.map_err(|error| {
+        let verification = tahc_store::verify(&*node(ctx).log).await.map_err(|error| {
             tracing::error!(%error, "cannot read the log to verify it");
             coded("INTERNAL", "the log could not be read")
         })?;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use async_graphql::{Context, ID, Result};
 use tahc_app::{AppError, Executed, IssuedAgent};
 use tahc_events::Position;
-use tahc_store::LogReader;
 use uuid::Uuid;
 
 use super::errors::{Failure, UserError, classify, coded};

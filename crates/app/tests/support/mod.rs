@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use tahc_store::EventStore;
 
 use chrono::{TimeZone, Utc};
 use tahc_app::process::{
@@ -47,7 +48,7 @@ pub struct World {
 pub fn commands_over(log: &SledLog, clock: Arc<ManualClock>) -> Commands {
     let shared: SharedLog = Arc::new(log.clone());
     Commands::new(
-        Aggregates::new(shared, Arc::new(Vault::new(Arc::new(log.subject_keys())))),
+        Aggregates::new(shared, Arc::new(Vault::new(log.subject_keys()))),
         clock,
         EmailKey::from_bytes([7; 32]),
     )

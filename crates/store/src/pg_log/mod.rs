@@ -20,6 +20,7 @@
 //! Records are the same canonical bytes as in the sled log, hash chain
 //! included, so `verify` and every reader work unchanged.
 
+mod keys;
 mod schema;
 mod writer;
 
@@ -37,10 +38,12 @@ use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 use crate::append_queue::AppendQueue;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::log::{
-    Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
+    Appended, EventAppender, EventStore, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
 };
 use crate::record;
+use crate::subject_keys::{KeyError, SubjectKeys};
 use crate::subscription::{LiveFeed, Subscription};
+pub use keys::PgKeys;
 use writer::Writer;
 
 /// How to connect.
@@ -75,6 +78,7 @@ pub struct PgLog {
 
 struct Inner {
     reader: Client,
+    keys: PgKeys,
     jobs: AppendQueue,
     live: LiveFeed,
     wake: Arc<Notify>,
@@ -127,6 +131,7 @@ impl PgLog {
         let (jobs, queued) = AppendQueue::new(4096);
         let inner = Arc::new(Inner {
             reader,
+            keys: PgKeys::new(config.clone()),
             jobs,
             live: LiveFeed::with_capacity(options.live_capacity),
             wake: wake.clone(),
@@ -152,25 +157,6 @@ impl PgLog {
         ];
         *log.inner.tasks.lock().expect("tasks lock") = tasks;
         Ok(log)
-    }
-
-    /// Stops taking appends, ends the live feed (subscriptions finish once
-    /// they have caught up) and stops the node's tasks. Everything
-    /// acknowledged is committed already.
-    pub async fn close(&self) {
-        self.inner.jobs.close();
-        self.inner.live.close();
-        let tasks: Vec<_> = self
-            .inner
-            .tasks
-            .lock()
-            .expect("tasks lock")
-            .drain(..)
-            .collect();
-        for task in tasks {
-            task.abort();
-            let _ = task.await;
-        }
     }
 
     /// The records `sql` selects as `(position, record)` rows, decoded and
@@ -286,6 +272,58 @@ fn without_password(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// The log of several nodes: they share its keys and secrets.
+#[async_trait]
+impl EventStore for PgLog {
+    fn subject_keys(&self) -> Arc<dyn SubjectKeys> {
+        Arc::new(self.inner.keys.clone())
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<Option<[u8; 32]>, KeyError> {
+        let fresh: [u8; 32] = rand::random();
+        let failed = |e: tokio_postgres::Error| KeyError::Storage(e.to_string());
+        // The first node to ask stores its fresh secret; all read the one
+        // stored.
+        self.inner
+            .reader
+            .execute(
+                "INSERT INTO tahc_secrets (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &&fresh[..]],
+            )
+            .await
+            .map_err(failed)?;
+        let row = self
+            .inner
+            .reader
+            .query_one("SELECT value FROM tahc_secrets WHERE name = $1", &[&name])
+            .await
+            .map_err(failed)?;
+        let value: &[u8] = row.get(0);
+        value.try_into().map(Some).map_err(|_| KeyError::Malformed {
+            subject: format!("secret {name}"),
+        })
+    }
+
+    /// Subscriptions finish once they have caught up; everything
+    /// acknowledged is committed already.
+    async fn close(&self) {
+        self.inner.jobs.close();
+        self.inner.live.close();
+        let tasks: Vec<_> = self
+            .inner
+            .tasks
+            .lock()
+            .expect("tasks lock")
+            .drain(..)
+            .collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 

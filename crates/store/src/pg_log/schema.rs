@@ -26,6 +26,12 @@ const MIGRATIONS: &[&str] = &[
         subject TEXT PRIMARY KEY,
         key BYTEA NOT NULL
     );",
+    // 2: secrets every node of the log shares (the keys that sign visitor
+    // tokens and hash email addresses).
+    "CREATE TABLE tahc_secrets (
+        name TEXT PRIMARY KEY,
+        value BYTEA NOT NULL CHECK (length(value) = 32)
+    );",
 ];
 
 /// A lock id of our own among the database's advisory locks.

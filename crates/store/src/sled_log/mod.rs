@@ -15,10 +15,10 @@ use tahc_events::{NewEvent, Position, RecordedEvent, StreamId};
 use crate::append_queue::AppendQueue;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::log::{
-    Appended, EventAppender, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
+    Appended, EventAppender, EventStore, ExpectedVersion, LogReader, LogSubscriber, StreamReader,
 };
 use crate::record::{self, GENESIS, RecordError};
-use crate::subject_keys::SledKeys;
+use crate::subject_keys::{KeyError, SledKeys, SubjectKeys};
 use crate::subscription::{LiveFeed, Subscription};
 use crate::verify::{Verification, verify};
 use durability::{DiskFaults, Durability};
@@ -177,12 +177,6 @@ impl SledLog {
         &self.inner.dir
     }
 
-    /// The subject keys kept beside this log.
-    #[must_use]
-    pub fn subject_keys(&self) -> SledKeys {
-        self.inner.keys.clone()
-    }
-
     /// How the writer grouped its commits.
     #[must_use]
     pub fn write_stats(&self) -> WriteStats {
@@ -195,14 +189,6 @@ impl SledLog {
     /// Walks the hash chain over the whole log.
     pub async fn verify(&self) -> Result<Verification, ReadError> {
         verify(self).await
-    }
-
-    /// Stops taking appends, waits until everything accepted is durable, and
-    /// ends the live feed. Later appends fail with [`AppendError::Closed`].
-    pub async fn close(&self) {
-        let inner = self.inner.clone();
-        // Joining the writer blocks until its last flush.
-        let _ = tokio::task::spawn_blocking(move || inner.stop_writer()).await;
     }
 
     /// Runs a storage read without stalling the runtime: in place on a
@@ -337,6 +323,25 @@ impl Inner {
             events.push(decode_at(position, bytes)?);
         }
         Ok(events)
+    }
+}
+
+/// One node's log: its secrets stay in its data directory.
+#[async_trait]
+impl EventStore for SledLog {
+    fn subject_keys(&self) -> Arc<dyn SubjectKeys> {
+        Arc::new(self.inner.keys.clone())
+    }
+
+    async fn shared_secret(&self, _name: &str) -> Result<Option<[u8; 32]>, KeyError> {
+        Ok(None)
+    }
+
+    /// Later appends fail with [`AppendError::Closed`].
+    async fn close(&self) {
+        let inner = self.inner.clone();
+        // Joining the writer blocks until its last flush.
+        let _ = tokio::task::spawn_blocking(move || inner.stop_writer()).await;
     }
 }
 
