@@ -8,6 +8,7 @@ mod demo;
 mod events;
 mod export;
 mod limit_args;
+mod log_store;
 mod rebuild;
 mod replay;
 mod serve;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{Rate, RateLimitSettings, RateLimits};
-use tahc_app::{Node, SystemClock};
+use tahc_app::{Node, Reactions, SystemClock};
 use tahc_events::Position;
+
+use crate::log_store::LogStore;
 
 /// Prints a line of the banner; a closed stdout (a terminal gone, a pipe
 /// nobody reads) must never stop the server.
@@ -36,6 +38,18 @@ pub struct ServeArgs {
         default_value = "./tahc-data"
     )]
     data_dir: PathBuf,
+    /// Where the event log lives: `sled`, in the data directory (one node),
+    /// or a `postgres://` URL of a database several nodes share (each
+    /// keeps its views in its own data directory; docs/scaling.md).
+    #[arg(
+        long,
+        value_name = "STORE",
+        env = "TAHC_STORE",
+        hide_env_values = true,
+        default_value = "sled",
+        value_parser = crate::log_store::StoreParser
+    )]
+    store: LogStore,
     /// The address to listen on (port 0 picks a free one).
     #[arg(
         long,
@@ -134,32 +148,47 @@ impl ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let stop_asked = shutdown_signal()?;
     let limits = RateLimits::new(args.rate_limits());
-    let node = Node::start(&args.data_dir, Arc::new(SystemClock))
+    let cannot_start = |e: &dyn std::fmt::Display| {
+        format!(
+            "cannot start on {} with the log in {}: {e}",
+            args.data_dir.display(),
+            args.store
+        )
+    };
+    let log = args
+        .store
+        .open(&args.data_dir)
         .await
-        .map_err(|e| format!("cannot start on {}: {e}", args.data_dir.display()))?;
+        .map_err(|e| cannot_start(&e))?;
+    let node = Node::start_on(&args.data_dir, Arc::new(SystemClock), Reactions::Run, log)
+        .await
+        .map_err(|e| cannot_start(&e))?;
     let fresh = node.log.head().await.map_err(|e| e.to_string())? == Position::START;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
-    tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
+    tracing::info!(%address, data_dir = %args.data_dir.display(), store = %args.store, "serving");
     say!("tahc is running at {base}");
     say!("  Agent inbox: {base}/");
     say!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
     say!("  Health: {base}/healthz   Readiness: {base}/readyz");
     say!("  Data directory: {}", args.data_dir.display());
-    if fresh {
-        let created = node
-            .commands
-            .create_workspace(
-                "Default workspace".into(),
-                "Admin".into(),
-                "admin@tahc.local".into(),
-                args.bootstrap_admin_key.filter(|k| !k.is_empty()),
-            )
+    if args.store != LogStore::Sled {
+        say!("  Event log: {}", args.store);
+    }
+    // Nodes of a shared log starting together on an empty database create
+    // the default workspace once; the others find it there.
+    let created = if fresh {
+        node.commands
+            .create_default_workspace(args.bootstrap_admin_key.filter(|k| !k.is_empty()))
             .await
-            .map_err(|e| format!("cannot create the default workspace: {e}"))?;
+            .map_err(|e| format!("cannot create the default workspace: {e}"))?
+    } else {
+        None
+    };
+    if let Some(created) = created {
         let head = node.log.head().await.map_err(|e| e.to_string())?;
         if !node
             .wait_for(head, std::time::Duration::from_secs(30))

@@ -1,6 +1,7 @@
 //! Workspace commands: creation, settings, the team and its keys, custom
 //! fields, orchestration rules.
 
+use tahc_domain::DomainError;
 use tahc_domain::workspace::{Command, NewAgent, RuleInput, Workspace, WorkspaceState};
 use tahc_events::{Actor, CustomFieldType, EventMeta, Role, StreamCategory};
 use tahc_store::Appended;
@@ -12,6 +13,10 @@ use crate::api_key;
 use crate::error::AppError;
 use crate::permission::Action;
 use crate::principal::Principal;
+
+/// The id of the workspace `tahc serve` creates on the first start of an
+/// installation: the same on every node of a shared log.
+pub const DEFAULT_WORKSPACE: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
 
 /// A new workspace and its first admin.
 #[derive(Debug, Clone)]
@@ -47,7 +52,42 @@ impl Commands {
         admin_email: String,
         admin_key: Option<String>,
     ) -> Result<CreatedWorkspace, AppError> {
-        let workspace_id = Uuid::now_v7();
+        self.create_workspace_as(Uuid::now_v7(), name, admin_name, admin_email, admin_key)
+            .await
+    }
+
+    /// Creates the default workspace of a new installation, unless it exists
+    /// already (`None`): nodes of a shared log starting together on an
+    /// empty database create it once, and only the node that did shows its
+    /// admin key.
+    pub async fn create_default_workspace(
+        &self,
+        admin_key: Option<String>,
+    ) -> Result<Option<CreatedWorkspace>, AppError> {
+        match self
+            .create_workspace_as(
+                DEFAULT_WORKSPACE,
+                "Default workspace".into(),
+                "Admin".into(),
+                "admin@tahc.local".into(),
+                admin_key,
+            )
+            .await
+        {
+            Ok(created) => Ok(Some(created)),
+            Err(AppError::Domain(DomainError::AlreadyExists { .. })) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_workspace_as(
+        &self,
+        workspace_id: Uuid,
+        name: String,
+        admin_name: String,
+        admin_email: String,
+        admin_key: Option<String>,
+    ) -> Result<CreatedWorkspace, AppError> {
         let agent_id = Uuid::now_v7();
         let (key, key_hash) = match admin_key {
             Some(key) => {

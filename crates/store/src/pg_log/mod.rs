@@ -262,7 +262,8 @@ async fn follow(
 }
 
 /// `url` with any password replaced, for messages.
-fn without_password(url: &str) -> String {
+#[must_use]
+pub fn without_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
