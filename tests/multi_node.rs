@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::postgres::fresh_store;
 use support::{BOOTSTRAP_KEY, Served, graphql, kill, serve_with, stop, visitor, workspace_of};
 use tempfile::TempDir;
 use ws::{Frame, Ws};
@@ -24,39 +25,6 @@ use ws::{Frame, Ws};
 const VISITORS: usize = 12;
 const CHANGES: &str =
     "subscription($after:String){conversationChanges(after:$after){position message{id body}}}";
-
-fn database() -> String {
-    std::env::var("TAHC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A new, empty schema: the `--store` URL of a log in it, and a connection
-/// to drop it with.
-async fn fresh_store() -> (String, String, tokio_postgres::Client) {
-    let schema = format!("tahc_nodes_{}", uuid_like());
-    let (client, connection) = tokio_postgres::connect(&database(), tokio_postgres::NoTls)
-        .await
-        .expect("the PostgreSQL test database (set TAHC_TEST_POSTGRES)");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    let separator = if database().contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{}{separator}options=-c%20search_path%3D{schema}",
-        database()
-    );
-    (url, schema, client)
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{nanos:x}_{}", std::process::id())
-}
 
 /// A node on the shared log, with its own data directory (its views).
 struct Node {

@@ -2,6 +2,8 @@
 //! read, asked over HTTP, stopped or killed.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -187,6 +187,9 @@ mod tests {
                 .entry(subject.into())
                 .or_insert_with(rand::random))
         }
+        fn all(&self) -> Result<Vec<(String, SubjectKey)>, KeyError> {
+            Ok(self.0.lock().unwrap().clone().into_iter().collect())
+        }
         fn destroy(&self, subjects: &[String]) -> Result<(), KeyError> {
             let mut keys = self.0.lock().unwrap();
             for subject in subjects {

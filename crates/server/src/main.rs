@@ -9,6 +9,7 @@ mod events;
 mod export;
 mod limit_args;
 mod log_store;
+mod migrate;
 mod rebuild;
 mod replay;
 mod serve;
@@ -122,6 +123,9 @@ enum Command {
     Rebuild(DataDirArg),
     /// Print everything about one contact as JSON (a privacy request).
     Export(export::ExportArgs),
+    /// Copy a data directory's sled log into an empty PostgreSQL log, with
+    /// its keys and secrets, and verify the copy (docs/scaling.md).
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => replay::run(args).await,
             Command::Rebuild(args) => rebuild::run(args).await,
             Command::Export(args) => export::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
         }
     });
     match outcome {

@@ -576,6 +576,11 @@ pub async fn a_subject_keeps_one_key_until_it_is_destroyed_for_good(mut t: Box<d
     let keys = t.keys();
     assert_eq!(keys.key("visitor-1").unwrap(), None, "destroyed for good");
     assert_eq!(keys.key("visitor-2").unwrap(), Some(other));
+    assert_eq!(
+        keys.all().unwrap(),
+        vec![("visitor-2".to_owned(), other)],
+        "every key there is, and no destroyed one"
+    );
     let fresh = keys.key_or_create("visitor-1").unwrap();
     assert_ne!(fresh, key, "a destroyed key never comes back");
 }

@@ -28,7 +28,7 @@ pub use log::{
     Appended, EventAppender, EventLog, EventStore, ExpectedVersion, LogReader, LogSubscriber,
     SharedLog, StreamReader,
 };
-pub use pg_log::{PgKeys, PgLog, PgOptions, without_password};
+pub use pg_log::{ImportError, Imported, PgKeys, PgLog, PgOptions, without_password};
 pub use sled_log::durability::{DiskFaults, Durability};
 pub use sled_log::keys as sled_keys;
 pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};

@@ -156,6 +156,15 @@ pub fn seal(
     (record, bytes)
 }
 
+/// A record's canonical bytes as stored, its hash included (copying a log
+/// to another backend keeps every record exactly as it was).
+#[must_use]
+pub fn encode(record: &RecordedEvent) -> Vec<u8> {
+    let mut bytes = encode_body(record);
+    bytes.extend_from_slice(&record.hash);
+    bytes
+}
+
 /// The bytes the hash covers: the whole record but its final hash.
 #[must_use]
 pub fn encode_body(record: &RecordedEvent) -> Vec<u8> {

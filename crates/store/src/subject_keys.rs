@@ -36,6 +36,9 @@ pub trait SubjectKeys: Send + Sync {
 
     /// Destroys the keys of `subjects` for good; durable on return.
     fn destroy(&self, subjects: &[String]) -> Result<(), KeyError>;
+
+    /// Every subject's key, to copy a log's keys to another backend.
+    fn all(&self) -> Result<Vec<(String, SubjectKey)>, KeyError>;
 }
 
 /// The name of the sled tree beside the log's that holds the keys.
@@ -97,6 +100,18 @@ impl SubjectKeys for SledKeys {
                 &lost.current.ok_or_else(|| storage("key vanished"))?,
             ),
         }
+    }
+
+    fn all(&self) -> Result<Vec<(String, SubjectKey)>, KeyError> {
+        self.tree
+            .iter()
+            .map(|entry| {
+                let (subject, key) = entry.map_err(storage)?;
+                let subject = String::from_utf8_lossy(&subject).into_owned();
+                let key = parse(&subject, &key)?;
+                Ok((subject, key))
+            })
+            .collect()
     }
 
     fn destroy(&self, subjects: &[String]) -> Result<(), KeyError> {

@@ -20,6 +20,7 @@
 //! Records are the same canonical bytes as in the sled log, hash chain
 //! included, so `verify` and every reader work unchanged.
 
+mod import;
 mod keys;
 mod schema;
 mod writer;
@@ -43,6 +44,7 @@ use crate::log::{
 use crate::record;
 use crate::subject_keys::{KeyError, SubjectKeys};
 use crate::subscription::{LiveFeed, Subscription};
+pub use import::{ImportError, Imported};
 pub use keys::PgKeys;
 use writer::Writer;
 
@@ -77,6 +79,7 @@ pub struct PgLog {
 }
 
 struct Inner {
+    config: Config,
     reader: Client,
     keys: PgKeys,
     jobs: AppendQueue,
@@ -130,6 +133,7 @@ impl PgLog {
         let wake = Arc::new(Notify::new());
         let (jobs, queued) = AppendQueue::new(4096);
         let inner = Arc::new(Inner {
+            config: config.clone(),
             reader,
             keys: PgKeys::new(config.clone()),
             jobs,
