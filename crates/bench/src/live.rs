@@ -52,13 +52,13 @@ pub struct LiveArgs {
     idle: usize,
 }
 
-const CHANGES: &str = "subscription{conversationChanges{position message{body}}}";
+pub(crate) const CHANGES: &str = "subscription{conversationChanges{position message{body}}}";
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An acknowledged socket with operation `s` subscribed to `query`.
-async fn subscriber(url: &str, key: &str, query: &str) -> Result<Socket> {
+pub(crate) async fn subscriber(url: &str, key: &str, query: &str) -> Result<Socket> {
     let mut request = url.into_client_request()?;
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -92,6 +92,43 @@ fn body_number(frame: &str) -> Option<u64> {
     let digits = &frame[start..];
     let end = digits.find('"')?;
     digits[..end].parse().ok()
+}
+
+/// Reads `expected` bench messages from `socket`: how many arrived, and for
+/// each the time from its acknowledgement (`acks[n]`, microseconds since
+/// `epoch`, 0 until acknowledged) to its frame.
+pub(crate) async fn latencies(
+    socket: &mut Socket,
+    expected: u64,
+    acks: &[AtomicU64],
+    epoch: Instant,
+) -> (u64, hdrhistogram::Histogram<u64>) {
+    let mut latencies = report::micros();
+    let mut seen = 0u64;
+    while seen < expected {
+        let text = match socket.next().await {
+            Some(Ok(Message::Text(text))) => text,
+            // Keep-alive pings (answered by tungstenite itself).
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => break,
+        };
+        let arrived = epoch.elapsed().as_micros() as u64;
+        let Some(seq) = body_number(text.as_str()) else {
+            continue;
+        };
+        seen += 1;
+        // Not acknowledged yet: the frame beat the command's return.
+        let acked = acks
+            .get(seq as usize)
+            .map_or(0, |a| a.load(Ordering::Acquire));
+        let latency = if acked == 0 {
+            1
+        } else {
+            arrived.saturating_sub(acked).max(1)
+        };
+        latencies.record(latency).ok();
+    }
+    (seen, latencies)
 }
 
 /// From each message's acknowledgement to the views having applied it.
@@ -179,34 +216,7 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     for _ in 0..args.subscribers {
         let mut socket = subscriber(&url, &key, CHANGES).await?;
         let acks = acks.clone();
-        readers.spawn(async move {
-            let mut latencies = report::micros();
-            let mut seen = 0u64;
-            while seen < expected {
-                let text = match socket.next().await {
-                    Some(Ok(Message::Text(text))) => text,
-                    // Keep-alive pings (answered by tungstenite itself).
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    _ => break,
-                };
-                let arrived = epoch.elapsed().as_micros() as u64;
-                let Some(seq) = body_number(text.as_str()) else {
-                    continue;
-                };
-                seen += 1;
-                // Not acknowledged yet: the frame beat the command's return.
-                let acked = acks
-                    .get(seq as usize)
-                    .map_or(0, |a| a.load(Ordering::Acquire));
-                let latency = if acked == 0 {
-                    1
-                } else {
-                    arrived.saturating_sub(acked).max(1)
-                };
-                latencies.record(latency).ok();
-            }
-            (seen, latencies)
-        });
+        readers.spawn(async move { latencies(&mut socket, expected, &acks, epoch).await });
     }
     // When each message became visible in the views (where live changes
     // are produced), to split the latency into the pipeline and the fan-out.

@@ -6,18 +6,26 @@
 //! * baseline `single_row_insert_commits`: rows/s from as many connections,
 //!   each committing one `INSERT` of a row of the same size at a time.
 //!
-//! Target (issue 8): ≥ 3× the baseline.
+//! * `pg_cross_node_latency`: two nodes on one PostgreSQL log; messages
+//!   posted through node A at `--rate`, from each append's acknowledgement
+//!   to its frame at a `conversationChanges` subscriber of node B, beside
+//!   the baseline `pg_same_node_latency` (a subscriber of node A, in the
+//!   same run).
+//!
+//! Targets (issue 8): appends ≥ 3× the baseline; cross-node p99 ≤ 50 ms.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tahc_store::EventStore;
 
+use tahc_api::graphql_ws::LiveSettings;
+use tahc_app::{Node, Reactions, SendMessage, SystemClock};
+use tahc_store::EventStore;
 use tahc_store::conformance::{event, stream};
 use tahc_store::{EventAppender, ExpectedVersion, PgLog, PgOptions};
 use tokio_postgres::NoTls;
 
-use crate::report;
+use crate::{live, report};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -36,6 +44,12 @@ pub struct PgArgs {
     /// Payload bytes per event (and per baseline row).
     #[arg(long, default_value_t = 200)]
     payload: usize,
+    /// Messages posted through node A for the cross-node latency.
+    #[arg(long, default_value_t = 2_000)]
+    messages: u64,
+    /// Messages per second posted through node A.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
 }
 
 /// Runs `tahc-bench pg`.
@@ -43,9 +57,11 @@ pub async fn run(args: PgArgs) -> Result<()> {
     let schema = format!("tahc_bench_{}", uuid::Uuid::now_v7().simple());
     let (admin, connection) = tokio_postgres::connect(&args.url, NoTls).await?;
     tokio::spawn(connection);
+    let nodes_schema = format!("{schema}_nodes");
     admin
         .batch_execute(&format!(
-            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.bench_rows (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL);"
+            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.bench_rows (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL);
+             CREATE SCHEMA {nodes_schema};"
         ))
         .await?;
     let measured = async {
@@ -58,11 +74,13 @@ pub async fn run(args: PgArgs) -> Result<()> {
             "single_row_insert_commits",
             baseline,
         );
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        cross_node(&args, &nodes_schema).await
     }
     .await;
     admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .batch_execute(&format!(
+            "DROP SCHEMA {schema} CASCADE; DROP SCHEMA {nodes_schema} CASCADE"
+        ))
         .await?;
     measured
 }
@@ -148,4 +166,87 @@ async fn appends(args: &PgArgs, schema: &str) -> Result<f64> {
     let rate = tally.rate(args.seconds, tasks).await;
     log.close().await;
     rate
+}
+
+/// A node whose views live in `dir`, on the log in `schema`, without
+/// reactions (the figure is the log's fan-out, not the AI's replies).
+async fn node_on(args: &PgArgs, schema: &str, dir: &std::path::Path) -> Result<Arc<Node>> {
+    let options = PgOptions {
+        schema: Some(schema.to_owned()),
+        ..PgOptions::default()
+    };
+    let log = PgLog::connect_with(&args.url, options).await?;
+    let node = Node::start_on(dir, Arc::new(SystemClock), Reactions::Off, Arc::new(log)).await?;
+    Ok(Arc::new(node))
+}
+
+/// Messages posted through node A, received by a subscriber of node B and,
+/// as the baseline, by a subscriber of node A.
+async fn cross_node(args: &PgArgs, schema: &str) -> Result<()> {
+    let (dir_a, dir_b) = (tempfile::TempDir::new()?, tempfile::TempDir::new()?);
+    let a = node_on(args, schema, dir_a.path()).await?;
+    let b = node_on(args, schema, dir_b.path()).await?;
+    let created = a
+        .commands
+        .create_workspace(
+            "Bench".into(),
+            "Ada".into(),
+            "ada@bench.example".into(),
+            None,
+        )
+        .await?;
+    let visitor = a.commands.new_visitor(created.workspace_id).await?;
+    let (conversation, _) = a
+        .commands
+        .start_conversation(&visitor, None, "start".into())
+        .await?;
+    let head = a.log.head().await?;
+    for node in [&a, &b] {
+        if !node.wait_for(head, Duration::from_secs(30)).await {
+            return Err("a node's views did not catch up".into());
+        }
+    }
+    let epoch = Instant::now();
+    let acks: Arc<Vec<AtomicU64>> =
+        Arc::new((0..args.messages).map(|_| AtomicU64::new(0)).collect());
+    let mut readers = Vec::new();
+    for node in [&a, &b] {
+        let address = crate::serve(node.clone(), LiveSettings::default()).await?;
+        let url = format!("ws://{address}/graphql");
+        let mut socket = live::subscriber(&url, &created.api_key, live::CHANGES).await?;
+        let (acks, expected) = (acks.clone(), args.messages);
+        readers.push(tokio::spawn(async move {
+            live::latencies(&mut socket, expected, &acks, epoch).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
+    for seq in 0..args.messages {
+        ticks.tick().await;
+        let message = SendMessage {
+            conversation_id: conversation,
+            body: seq.to_string(),
+            internal: false,
+            confidence: None,
+            idempotency_key: None,
+        };
+        a.commands.send_message(&visitor, message).await?;
+        let acked = epoch.elapsed().as_micros() as u64;
+        acks[seq as usize].store(acked.max(1), Ordering::Release);
+    }
+    let mut figures = Vec::new();
+    for reader in readers {
+        let (seen, latencies) = tokio::time::timeout(Duration::from_secs(60), reader).await??;
+        if seen != args.messages {
+            return Err(format!("a subscriber got {seen} of {} messages", args.messages).into());
+        }
+        figures.push(latencies);
+    }
+    report::latency(
+        "pg_cross_node_latency",
+        &figures[1],
+        "pg_same_node_latency",
+        &figures[0],
+    );
+    Ok(())
 }

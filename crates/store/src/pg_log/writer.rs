@@ -6,13 +6,18 @@
 //! positions and extend the hash chain, insert every record at once, move
 //! the head, notify the other nodes, commit. Each caller hears its own
 //! outcome once the commit is durable.
+//!
+//! A round costs two round trips to the database, its statements prepared
+//! once per connection and pipelined: the first opens the transaction,
+//! locks the head and reads the round's stored ids and stream versions; the
+//! second writes, moves the head, notifies and commits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use tahc_events::{Position, StreamId};
 use tokio::sync::{Notify, mpsc};
-use tokio_postgres::{Client, Config, Transaction};
+use tokio_postgres::{Client, Config, Statement};
 use uuid::Uuid;
 
 use crate::append_queue::AppendJob;
@@ -22,6 +27,9 @@ use crate::record::{self, Digest};
 
 /// Most appends taken into one round.
 const MAX_ROUND: usize = 512;
+
+/// A statement parameter.
+type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
 
 /// Where an event id is stored.
 #[derive(Clone)]
@@ -44,9 +52,60 @@ struct Round {
     records: Vec<Vec<u8>>,
 }
 
+/// The writer's statements, prepared on its connection.
+struct Statements {
+    head: Statement,
+    stored_ids: Statement,
+    stream_versions: Statement,
+    insert: Statement,
+    move_head: Statement,
+    notify: Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        Ok(Statements {
+            head: client
+                .prepare("SELECT position, hash FROM tahc_log_head WHERE id = 1 FOR UPDATE")
+                .await?,
+            stored_ids: client
+                .prepare(
+                    "SELECT event_id, position, stream_id, stream_version FROM tahc_events
+                     WHERE event_id = ANY($1)",
+                )
+                .await?,
+            // One backward index step per stream, however long it is.
+            stream_versions: client
+                .prepare(
+                    "SELECT s.stream_id, v.stream_version
+                     FROM UNNEST($1::text[]) AS s(stream_id)
+                     CROSS JOIN LATERAL (
+                         SELECT e.stream_version FROM tahc_events e
+                         WHERE e.stream_id = s.stream_id
+                         ORDER BY e.stream_version DESC LIMIT 1
+                     ) v",
+                )
+                .await?,
+            insert: client
+                .prepare(
+                    "INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
+                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])",
+                )
+                .await?,
+            move_head: client
+                .prepare("UPDATE tahc_log_head SET position = $1, hash = $2 WHERE id = 1")
+                .await?,
+            notify: client
+                .prepare("SELECT pg_notify('tahc_log', $1)")
+                .await?,
+        })
+    }
+}
+
 /// The writer and its connection.
 pub(super) struct Writer {
     client: Client,
+    statements: Option<Statements>,
     config: Config,
     wake: Arc<Notify>,
 }
@@ -55,6 +114,7 @@ impl Writer {
     pub fn new(client: Client, config: Config, wake: Arc<Notify>) -> Self {
         Writer {
             client,
+            statements: None,
             config,
             wake,
         }
@@ -71,6 +131,7 @@ impl Writer {
                 }
             }
             if self.client.is_closed() {
+                self.statements = None;
                 match super::open(&self.config).await {
                     Ok(client) => self.client = client,
                     Err(error) => {
@@ -82,7 +143,24 @@ impl Writer {
                     }
                 }
             }
-            let committed = commit(&mut self.client, &round).await;
+            if self.statements.is_none() {
+                match Statements::prepare(&self.client).await {
+                    Ok(statements) => self.statements = Some(statements),
+                    Err(error) => {
+                        let message = format!("cannot prepare the log's statements: {error}");
+                        for job in round {
+                            let _ = job.reply.send(Err(AppendError::Storage(message.clone())));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let statements = self.statements.as_ref().expect("prepared above");
+            let committed = commit(&self.client, statements, &round).await;
+            if committed.is_err() {
+                // A failed round may leave its transaction open and aborted.
+                let _ = self.client.batch_execute("ROLLBACK").await;
+            }
             match committed {
                 Ok(results) => {
                     for (job, result) in round.into_iter().zip(results) {
@@ -117,27 +195,35 @@ impl Failure {
     }
 }
 
-/// Runs one round as one transaction; each append's own outcome.
+/// Runs one round as one transaction in two pipelined round trips; each
+/// append's own outcome.
 async fn commit(
-    client: &mut Client,
+    client: &Client,
+    statements: &Statements,
     jobs: &[AppendJob],
 ) -> Result<Vec<Result<Appended, AppendError>>, Failure> {
     let refused = |e: tokio_postgres::Error| Failure::Refused(e.to_string());
-    let transaction = client.transaction().await.map_err(refused)?;
-    let head = transaction
-        .query_one(
-            "SELECT position, hash FROM tahc_log_head WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(refused)?;
+    let ids: Vec<Uuid> = jobs
+        .iter()
+        .flat_map(|job| job.events.iter().map(|e| e.event_id))
+        .collect();
+    let streams: Vec<&str> = jobs.iter().map(|job| job.stream.as_str()).collect();
+    let (ids, streams): ([&Param<'_>; 1], [&Param<'_>; 1]) = ([&ids], [&streams]);
+    let (begun, head, stored, versions) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(&statements.head, &[]),
+        client.query(&statements.stored_ids, &ids),
+        client.query(&statements.stream_versions, &streams),
+    );
+    begun.map_err(refused)?;
+    let head = head.map_err(refused)?;
     let tail: Vec<u8> = head.get(1);
     let mut round = Round {
         head: Position(head.get::<_, i64>(0) as u64),
         tail_hash: tail
             .try_into()
             .map_err(|_| Failure::Refused("the stored head hash is not 32 bytes".into()))?,
-        versions: HashMap::new(),
+        versions: stream_versions(jobs, &versions.map_err(refused)?),
         ids: HashMap::new(),
         positions: Vec::new(),
         event_ids: Vec::new(),
@@ -145,46 +231,37 @@ async fn commit(
         stream_versions: Vec::new(),
         records: Vec::new(),
     };
-    // Two queries for the whole round: where its event ids are stored
-    // already, and the versions of its streams.
-    let stored = stored_ids(&transaction, jobs).await.map_err(refused)?;
-    round.versions = stream_versions(&transaction, jobs).await.map_err(refused)?;
+    let stored = stored_ids(&stored.map_err(refused)?);
     let results = jobs
         .iter()
         .map(|job| stage(&mut round, &stored, job))
         .collect();
-    if !round.positions.is_empty() {
-        transaction
-            .execute(
-                "INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
-                 SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])",
-                &[
-                    &round.positions,
-                    &round.event_ids,
-                    &round.streams,
-                    &round.stream_versions,
-                    &round.records,
-                ],
-            )
-            .await
-            .map_err(refused)?;
-        let head = round.head.0 as i64;
-        transaction
-            .execute(
-                "UPDATE tahc_log_head SET position = $1, hash = $2 WHERE id = 1",
-                &[&head, &round.tail_hash.as_slice()],
-            )
-            .await
-            .map_err(refused)?;
-        transaction
-            .execute("SELECT pg_notify('tahc_log', $1)", &[&head.to_string()])
-            .await
-            .map_err(refused)?;
+    if round.positions.is_empty() {
+        client.batch_execute("COMMIT").await.map_err(refused)?;
+        return Ok(results);
     }
-    transaction
-        .commit()
-        .await
-        .map_err(|e| Failure::Unknown(e.to_string()))?;
+    let head = round.head.0 as i64;
+    let (notice, tail_hash) = (head.to_string(), round.tail_hash.as_slice());
+    let records: [&Param<'_>; 5] = [
+        &round.positions,
+        &round.event_ids,
+        &round.streams,
+        &round.stream_versions,
+        &round.records,
+    ];
+    let (moved_head, notice): ([&Param<'_>; 2], [&Param<'_>; 1]) = ([&head, &tail_hash], [&notice]);
+    let (inserted, moved, notified, committed) = tokio::join!(
+        client.execute(&statements.insert, &records),
+        client.execute(&statements.move_head, &moved_head),
+        client.execute(&statements.notify, &notice),
+        client.batch_execute("COMMIT"),
+    );
+    // A statement that failed turned the COMMIT into a rollback: nothing
+    // was stored. Only a failing COMMIT leaves the outcome unknown.
+    inserted.map_err(refused)?;
+    moved.map_err(refused)?;
+    notified.map_err(refused)?;
+    committed.map_err(|e| Failure::Unknown(e.to_string()))?;
     Ok(results)
 }
 
@@ -266,24 +343,10 @@ fn stage(
     })
 }
 
-/// Where the round's event ids are stored already.
-async fn stored_ids(
-    transaction: &Transaction<'_>,
-    jobs: &[AppendJob],
-) -> Result<HashMap<Uuid, Stored>, tokio_postgres::Error> {
-    let ids: Vec<Uuid> = jobs
-        .iter()
-        .flat_map(|job| job.events.iter().map(|e| e.event_id))
-        .collect();
-    let rows = transaction
-        .query(
-            "SELECT event_id, position, stream_id, stream_version FROM tahc_events
-             WHERE event_id = ANY($1)",
-            &[&ids],
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
+/// Where the round's event ids are stored already, from the rows of
+/// [`Statements::stored_ids`].
+fn stored_ids(rows: &[tokio_postgres::Row]) -> HashMap<Uuid, Stored> {
+    rows.iter()
         .map(|row| {
             let stored = Stored {
                 position: Position(row.get::<_, i64>(1) as u64),
@@ -292,35 +355,23 @@ async fn stored_ids(
             };
             (row.get(0), stored)
         })
-        .collect())
+        .collect()
 }
 
 /// The stored version of every stream the round appends to (absent: no
-/// such stream yet).
-async fn stream_versions(
-    transaction: &Transaction<'_>,
-    jobs: &[AppendJob],
-) -> Result<HashMap<StreamId, u64>, tokio_postgres::Error> {
-    let streams: Vec<&str> = jobs.iter().map(|job| job.stream.as_str()).collect();
-    let rows = transaction
-        .query(
-            "SELECT stream_id, MAX(stream_version) FROM tahc_events
-             WHERE stream_id = ANY($1) GROUP BY stream_id",
-            &[&streams],
-        )
-        .await?;
-    let versions: HashMap<String, u64> = rows
-        .into_iter()
-        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
-        .collect();
-    Ok(jobs
+/// such stream yet), from the rows of [`Statements::stream_versions`].
+fn stream_versions(jobs: &[AppendJob], rows: &[tokio_postgres::Row]) -> HashMap<StreamId, u64> {
+    let versions: HashMap<&str, u64> = rows
         .iter()
+        .map(|row| (row.get::<_, &str>(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    jobs.iter()
         .filter_map(|job| {
             versions
                 .get(job.stream.as_str())
                 .map(|version| (job.stream.clone(), *version))
         })
-        .collect())
+        .collect()
 }
 
 /// A retry of an append already stored returns its original result; ids
