@@ -38,6 +38,11 @@ bench-store:
 bench-live:
     cargo run --release -p tahc-bench -- live
 
+# The PostgreSQL log: appends beside single-row commits, and cross-node
+# latency (needs PostgreSQL at 127.0.0.1:5432, database `test`).
+bench-pg:
+    cargo run --release -p tahc-bench -- pg
+
 # Every fuzz target for longer (seconds each; CI runs 15).
 fuzz seconds="300":
     fuzz/run {{seconds}}
