@@ -84,6 +84,18 @@ pub(crate) async fn subscriber(url: &str, key: &str, query: &str) -> Result<Sock
     Ok(socket)
 }
 
+/// Bench message `seq` into `conversation`: its body is the number, which
+/// subscribers read back with [`body_number`].
+pub(crate) fn numbered_message(conversation: Uuid, seq: u64) -> SendMessage {
+    SendMessage {
+        conversation_id: conversation,
+        body: seq.to_string(),
+        internal: false,
+        confidence: None,
+        idempotency_key: None,
+    }
+}
+
 /// The number a bench message carries as its body, read straight from the
 /// frame's text: a subscriber that parsed every frame as JSON would cost
 /// the shared two cores more than the server it measures.
@@ -259,16 +271,9 @@ pub async fn run(args: LiveArgs) -> Result<()> {
                 if seq >= expected {
                     return Ok::<_, String>(());
                 }
-                let message = SendMessage {
-                    conversation_id: conversation,
-                    body: seq.to_string(),
-                    internal: false,
-                    confidence: None,
-                    idempotency_key: None,
-                };
                 let (message_id, _) = node
                     .commands
-                    .send_message(&visitor, message)
+                    .send_message(&visitor, numbered_message(conversation, seq))
                     .await
                     .map_err(|e| e.to_string())?;
                 posted.lock().expect("posted").push((message_id, seq));

@@ -86,16 +86,22 @@ async fn bench_node(
         tahc_app::Reactions::Off,
     )
     .await?;
-    let created = node
-        .commands
+    let created = bench_workspace(&node).await?;
+    Ok((node, created))
+}
+
+/// A new workspace on `node` with its admin, as every benchmark makes it.
+async fn bench_workspace(
+    node: &tahc_app::Node,
+) -> Result<tahc_app::CreatedWorkspace, tahc_app::AppError> {
+    node.commands
         .create_workspace(
             "Bench".into(),
             "Ada".into(),
             "ada@bench.example".into(),
             None,
         )
-        .await?;
-    Ok((node, created))
+        .await
 }
 
 /// Serves every route of `node` on a free local port, without rate limits

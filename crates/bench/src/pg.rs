@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tahc_api::graphql_ws::LiveSettings;
-use tahc_app::{Node, Reactions, SendMessage, SystemClock};
+use tahc_app::{Node, Reactions, SystemClock};
 use tahc_store::EventStore;
 use tahc_store::conformance::{event, stream};
 use tahc_store::{EventAppender, ExpectedVersion, PgLog, PgOptions};
@@ -186,15 +186,7 @@ async fn cross_node(args: &PgArgs, schema: &str) -> Result<()> {
     let (dir_a, dir_b) = (tempfile::TempDir::new()?, tempfile::TempDir::new()?);
     let a = node_on(args, schema, dir_a.path()).await?;
     let b = node_on(args, schema, dir_b.path()).await?;
-    let created = a
-        .commands
-        .create_workspace(
-            "Bench".into(),
-            "Ada".into(),
-            "ada@bench.example".into(),
-            None,
-        )
-        .await?;
+    let created = crate::bench_workspace(&a).await?;
     let visitor = a.commands.new_visitor(created.workspace_id).await?;
     let (conversation, _) = a
         .commands
@@ -223,14 +215,9 @@ async fn cross_node(args: &PgArgs, schema: &str) -> Result<()> {
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
     for seq in 0..args.messages {
         ticks.tick().await;
-        let message = SendMessage {
-            conversation_id: conversation,
-            body: seq.to_string(),
-            internal: false,
-            confidence: None,
-            idempotency_key: None,
-        };
-        a.commands.send_message(&visitor, message).await?;
+        a.commands
+            .send_message(&visitor, live::numbered_message(conversation, seq))
+            .await?;
         let acked = epoch.elapsed().as_micros() as u64;
         acks[seq as usize].store(acked.max(1), Ordering::Release);
     }
