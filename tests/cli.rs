@@ -2,11 +2,10 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use tahc_store::EventStore;
 
 use tahc_events::RecordedEvent;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{EventAppender, ExpectedVersion, SLED_TREE, SledLog};
+use tahc_store::{EventAppender, EventStore, ExpectedVersion, SLED_TREE, SledLog};
 use tempfile::TempDir;
 
 fn tahc(args: &[&str]) -> Output {

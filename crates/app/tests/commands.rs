@@ -4,13 +4,12 @@
 mod support;
 
 use std::sync::Arc;
-use tahc_store::EventStore;
 
 use chrono::Duration;
 use tahc_app::{AppError, SendMessage};
 use tahc_domain::DomainError;
 use tahc_events::{Controller, ConversationStatus, HandoffReason};
-use tahc_store::{LogReader, SledLog, StreamReader};
+use tahc_store::{EventStore, LogReader, SledLog, StreamReader};
 
 use support::{World, commands_over, invalid_field};
 

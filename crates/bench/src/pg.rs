@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_app::{Node, Reactions, SystemClock};
-use tahc_store::EventStore;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{EventAppender, ExpectedVersion, PgLog, PgOptions};
+use tahc_store::{EventAppender, EventStore, ExpectedVersion, PgLog, PgOptions};
 use tokio_postgres::NoTls;
 
 use crate::{live, report};

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tahc_store::EventStore;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -34,7 +33,7 @@ use tahc_events::{
     ConversationStatus, ConversationStatusChanged, Event, EventMeta, MessagePosted, NewEvent,
     Personal, StreamCategory, StreamId, VisitorFirstSeen,
 };
-use tahc_store::{EventAppender, ExpectedVersion, SledLog};
+use tahc_store::{EventAppender, EventStore, ExpectedVersion, SledLog};
 use uuid::Uuid;
 
 use crate::report;

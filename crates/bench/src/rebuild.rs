@@ -5,11 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tahc_store::EventStore;
 
 use tahc_app::{SendMessage, Vault};
 use tahc_events::Position;
-use tahc_store::{LogReader, SledLog};
+use tahc_store::{EventStore, LogReader, SledLog};
 
 use crate::report;
 

@@ -18,9 +18,9 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tahc_store::EventStore;
 
 use tahc_events::Position;
+use tahc_store::EventStore;
 use tahc_store::conformance::{event, stream};
 use tahc_store::{
     Durability, EventAppender, ExpectedVersion, LogReader, SLED_TREE, SledLog, sled_keys,

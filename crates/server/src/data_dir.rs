@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tahc_store::EventStore;
 
 use tahc_app::Vault;
-use tahc_store::{OpenError, SledLog};
+use tahc_store::{EventStore, OpenError, SledLog};
 use uuid::Uuid;
 
 /// Where the event log of a data directory lives.

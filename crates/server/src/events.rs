@@ -3,11 +3,11 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use tahc_store::EventStore;
 
 use chrono::{DateTime, Utc};
 use tahc_app::LogSelection;
 use tahc_events::{Position, RecordedEvent, StreamCategory, StreamId};
+use tahc_store::EventStore;
 use uuid::Uuid;
 
 use crate::DataDirArg;

@@ -2,9 +2,9 @@
 //! from its log, with progress and the rate.
 
 use std::process::ExitCode;
-use tahc_store::EventStore;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tahc_store::EventStore;
 
 use crate::DataDirArg;
 use crate::data_dir::open_existing_log;

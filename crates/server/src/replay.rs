@@ -3,12 +3,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use tahc_store::EventStore;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use tahc_app::history::{AsOf, ConversationAsOf, conversation_as_of};
 use tahc_events::Position;
 use tahc_projections::Window;
+use tahc_store::EventStore;
 use uuid::Uuid;
 
 use crate::DataDirArg;

@@ -2,9 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use tahc_store::EventStore;
 
-use tahc_store::{OpenError, ReadError};
+use tahc_store::{EventStore, OpenError, ReadError};
 
 use crate::data_dir::{OpenLogError, open_existing_log};
 

@@ -11,12 +11,11 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use tahc_store::EventStore;
 
 use rand::Rng;
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{EventAppender, ExpectedVersion, LogReader, SledLog};
+use tahc_store::{EventAppender, EventStore, ExpectedVersion, LogReader, SledLog};
 use uuid::Uuid;
 
 const CHILD_DIR: &str = "TAHC_CRASH_CHILD_DIR";

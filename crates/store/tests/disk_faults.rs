@@ -4,9 +4,9 @@
 //! intact, across a reopen too.
 
 use std::sync::Arc;
-use tahc_store::EventStore;
 
 use tahc_events::Position;
+use tahc_store::EventStore;
 use tahc_store::conformance::{event, stream};
 use tahc_store::{
     AppendError, DiskFaults, EventAppender, ExpectedVersion, LogReader, SledLog, SledOptions,

@@ -12,12 +12,13 @@ mod pg_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tahc_store::EventStore;
 
 use pg_support::{fresh_schema, url};
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{EventAppender, ExpectedVersion, LogReader, LogSubscriber, PgLog, PgOptions};
+use tahc_store::{
+    EventAppender, EventStore, ExpectedVersion, LogReader, LogSubscriber, PgLog, PgOptions,
+};
 
 async fn node(schema: &str) -> PgLog {
     let options = PgOptions {

@@ -2,11 +2,12 @@
 //! the record's position; a damaged log refuses to open for writing.
 
 use std::path::Path;
-use tahc_store::EventStore;
 
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{EventAppender, ExpectedVersion, OpenError, ReadError, SLED_TREE, SledLog};
+use tahc_store::{
+    EventAppender, EventStore, ExpectedVersion, OpenError, ReadError, SLED_TREE, SledLog,
+};
 use tempfile::TempDir;
 
 const EVENTS: u64 = 12;

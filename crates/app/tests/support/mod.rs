@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use tahc_store::EventStore;
 
 use chrono::{TimeZone, Utc};
 use tahc_app::process::{
@@ -13,7 +12,7 @@ use tahc_app::process::{
 use tahc_app::{Aggregates, Commands, EmailKey, ManualClock, Principal, Vault};
 use tahc_events::{Position, Role};
 use tahc_projections::Views;
-use tahc_store::{SharedLog, SledLog};
+use tahc_store::{EventStore, SharedLog, SledLog};
 use tempfile::TempDir;
 use uuid::Uuid;
 
