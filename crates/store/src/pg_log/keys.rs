@@ -69,6 +69,11 @@ fn serve(config: &Config, requests: &mpsc::Receiver<Request>) {
     let mut client: Option<Client> = None;
     while let Ok(request) = requests.recv() {
         runtime.block_on(async {
+            // The connection's driver runs only in here: let it see first
+            // whether the database dropped the connection while idle (one
+            // turn polls the socket, the next runs the driver).
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
             if client.as_ref().is_none_or(Client::is_closed) {
                 client = match config.connect(NoTls).await {
                     Ok((fresh, connection)) => {

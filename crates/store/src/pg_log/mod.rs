@@ -80,7 +80,7 @@ pub struct PgLog {
 
 struct Inner {
     config: Config,
-    reader: Client,
+    reader: ReadConnection,
     keys: PgKeys,
     jobs: AppendQueue,
     live: LiveFeed,
@@ -134,7 +134,10 @@ impl PgLog {
         let (jobs, queued) = AppendQueue::new(4096);
         let inner = Arc::new(Inner {
             config: config.clone(),
-            reader,
+            reader: ReadConnection {
+                config: config.clone(),
+                client: Mutex::new(Arc::new(reader)),
+            },
             keys: PgKeys::new(config.clone()),
             jobs,
             live: LiveFeed::with_capacity(options.live_capacity),
@@ -173,6 +176,8 @@ impl PgLog {
         let rows = self
             .inner
             .reader
+            .client()
+            .await?
             .query(sql, params)
             .await
             .map_err(|e| storage(&e))?;
@@ -189,6 +194,26 @@ impl PgLog {
                 }
             })
             .collect()
+    }
+}
+
+/// The connection a node reads the log with, opened again when the
+/// database dropped it (a restart, a failover, an idle timeout).
+struct ReadConnection {
+    config: Config,
+    client: Mutex<Arc<Client>>,
+}
+
+impl ReadConnection {
+    /// The open connection, reconnecting first when it was lost.
+    async fn client(&self) -> Result<Arc<Client>, ReadError> {
+        let current = self.client.lock().expect("reader lock").clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(open(&self.config).await.map_err(|e| storage(&e))?);
+        *self.client.lock().expect("reader lock") = fresh.clone();
+        Ok(fresh)
     }
 }
 
@@ -236,14 +261,22 @@ async fn follow(
     inner: std::sync::Weak<Inner>,
     mut published: Position,
     poll: Duration,
-    _listener: Client,
+    mut listener: Client,
 ) {
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let wake = strong.wake.clone();
+        let (wake, config) = (strong.wake.clone(), strong.config.clone());
         drop(strong);
+        if listener.is_closed() {
+            // Listen again; until then (and for what was notified
+            // meanwhile) the poll and the read below cover it.
+            match listen(&config, wake.clone()).await {
+                Ok(fresh) => listener = fresh,
+                Err(error) => tracing::warn!(%error, "the log's listener cannot reconnect yet"),
+            }
+        }
         let _ = tokio::time::timeout(poll, wake.notified()).await;
         let Some(strong) = inner.upgrade() else {
             return;
@@ -290,10 +323,15 @@ impl EventStore for PgLog {
     async fn shared_secret(&self, name: &str) -> Result<Option<[u8; 32]>, KeyError> {
         let fresh: [u8; 32] = rand::random();
         let failed = |e: tokio_postgres::Error| KeyError::Storage(e.to_string());
+        let reader = self
+            .inner
+            .reader
+            .client()
+            .await
+            .map_err(|e| KeyError::Storage(e.to_string()))?;
         // The first node to ask stores its fresh secret; all read the one
         // stored.
-        self.inner
-            .reader
+        reader
             .execute(
                 "INSERT INTO tahc_secrets (name, value) VALUES ($1, $2)
                  ON CONFLICT (name) DO NOTHING",
@@ -301,9 +339,7 @@ impl EventStore for PgLog {
             )
             .await
             .map_err(failed)?;
-        let row = self
-            .inner
-            .reader
+        let row = reader
             .query_one("SELECT value FROM tahc_secrets WHERE name = $1", &[&name])
             .await
             .map_err(failed)?;
@@ -390,6 +426,8 @@ impl LogReader for PgLog {
         let row = self
             .inner
             .reader
+            .client()
+            .await?
             .query_one("SELECT position FROM tahc_log_head WHERE id = 1", &[])
             .await
             .map_err(|e| storage(&e))?;
