@@ -65,7 +65,8 @@ async fn a_node_on_the_migrated_log_carries_on_where_the_sled_node_stopped() {
     assert_eq!(before["conversationCount"], 1, "{before}");
     stop(served);
 
-    let (store, schema, database) = fresh_store().await;
+    let log = fresh_store().await;
+    let store = log.url.clone();
     let migrated = migrate(old.path(), &store);
     let said = String::from_utf8_lossy(&migrated.stdout);
     assert!(
@@ -130,8 +131,5 @@ async fn a_node_on_the_migrated_log_carries_on_where_the_sled_node_stopped() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tahc event log"));
     assert!(!nowhere.exists());
-    database
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    log.remove().await;
 }

@@ -26,6 +26,14 @@ const VISITORS: usize = 12;
 const CHANGES: &str =
     "subscription($after:String){conversationChanges(after:$after){position message{id body}}}";
 
+/// Stops every node gracefully, then drops their log.
+async fn stop_all(nodes: Vec<Node>, log: support::postgres::TestStore) {
+    for mut node in nodes {
+        stop(node.served.take().expect("running"));
+    }
+    log.remove().await;
+}
+
 /// A node on the shared log, with its own data directory (its views).
 struct Node {
     dir: TempDir,
@@ -132,7 +140,8 @@ async fn messages_on(base: &str, ids: &[String]) -> Vec<Option<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_on_one_log_lose_nothing_when_one_is_killed_mid_load() {
-    let (store, schema, database) = fresh_store().await;
+    let log = fresh_store().await;
+    let store = log.url.clone();
     let mut nodes = vec![Node::start(&store, Some(BOOTSTRAP_KEY))];
     nodes.push(Node::start(&store, None));
     nodes.push(Node::start(&store, None));
@@ -251,25 +260,20 @@ async fn three_nodes_on_one_log_lose_nothing_when_one_is_killed_mid_load() {
         );
     }
 
-    for node in &mut nodes {
-        stop(node.served.take().unwrap());
-    }
-    database
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    stop_all(nodes, log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_on_an_empty_log_create_the_default_workspace_once() {
-    let (store, schema, database) = fresh_store().await;
+    let log = fresh_store().await;
+    let store = log.url.clone();
     let starting: Vec<_> = (0..2)
         .map(|_| {
             let store = store.clone();
             std::thread::spawn(move || Node::start(&store, Some(BOOTSTRAP_KEY)))
         })
         .collect();
-    let mut nodes: Vec<Node> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    let nodes: Vec<Node> = starting.into_iter().map(|t| t.join().unwrap()).collect();
     let showed_key = |node: &Node| {
         node.served
             .as_ref()
@@ -283,10 +287,12 @@ async fn nodes_starting_together_on_an_empty_log_create_the_default_workspace_on
         1,
         "exactly one node created the workspace and showed its key"
     );
-    let created = database
+    let created = log
+        .database
         .query_one(
             &format!(
-                "SELECT count(DISTINCT stream_id) FROM {schema}.tahc_events WHERE stream_id LIKE 'workspace-%'"
+                "SELECT count(DISTINCT stream_id) FROM {}.tahc_events WHERE stream_id LIKE 'workspace-%'",
+                log.schema
             ),
             &[],
         )
@@ -301,13 +307,7 @@ async fn nodes_starting_together_on_an_empty_log_create_the_default_workspace_on
     )
     .await;
     assert_eq!(ids[0], ids[1]);
-    for node in &mut nodes {
-        stop(node.served.take().unwrap());
-    }
-    database
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    stop_all(nodes, log).await;
 }
 
 #[test]
