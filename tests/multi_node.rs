@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::postgres::fresh_store;
-use support::{BOOTSTRAP_KEY, Served, graphql, kill, serve_with, stop, visitor, workspace_of};
+use support::{BOOTSTRAP_KEY, Served, kill, serve_with, stop, visitor, workspace_of};
 use tempfile::TempDir;
 use ws::{Frame, Ws};
 
@@ -119,23 +119,14 @@ async fn try_post(base: &str, token: &str, conversation: &str, body: &str) -> Op
         .map(str::to_owned)
 }
 
-/// The messages of `ids` as the node at `base` shows them, by id.
+/// The bodies of messages `ids` as the node at `base` shows them, in order
+/// (`None` where one is missing).
 async fn messages_on(base: &str, ids: &[String]) -> Vec<Option<String>> {
-    let mut bodies = Vec::new();
-    for chunk in ids.chunks(100) {
-        let found = graphql(
-            base,
-            BOOTSTRAP_KEY,
-            "query($ids:[ID!]!){nodes(ids:$ids){... on Message{id body}}}",
-            json!({ "ids": chunk }),
-        )
-        .await;
-        let nodes = found["data"]["nodes"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{found}"));
-        bodies.extend(nodes.iter().map(|n| n["body"].as_str().map(str::to_owned)));
-    }
-    bodies
+    support::messages(base, BOOTSTRAP_KEY, ids)
+        .await
+        .iter()
+        .map(|node| node["body"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

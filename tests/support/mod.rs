@@ -157,6 +157,28 @@ pub async fn start_conversation(base: &str, token: &str, body: &str) -> String {
         .to_owned()
 }
 
+/// The messages `ids` (global ids) as the server at `base` shows them to
+/// `credential`, in the order of `ids`: each `{id body}`, or null when it is
+/// not there. Asked 100 at a time.
+pub async fn messages(base: &str, credential: &str, ids: &[String]) -> Vec<Value> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        let answer = graphql(
+            base,
+            credential,
+            "query($ids:[ID!]!){nodes(ids:$ids){... on Message{id body}}}",
+            json!({ "ids": chunk }),
+        )
+        .await;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        let nodes = answer["data"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"));
+        found.extend(nodes.iter().cloned());
+    }
+    found
+}
+
 /// Installs the locked npm packages of `dir` unless `package` is there.
 pub fn npm_install(dir: &std::path::Path, package: &str) {
     if dir.join("node_modules").join(package).exists() {
