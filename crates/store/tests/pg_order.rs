@@ -13,20 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use pg_support::{fresh_schema, url};
+use pg_support::{close_and_drop, fresh_schema, node};
 use tahc_events::Position;
 use tahc_store::conformance::{event, stream};
-use tahc_store::{
-    EventAppender, EventStore, ExpectedVersion, LogReader, LogSubscriber, PgLog, PgOptions,
-};
-
-async fn node(schema: &str) -> PgLog {
-    let options = PgOptions {
-        schema: Some(schema.to_owned()),
-        ..PgOptions::default()
-    };
-    PgLog::connect_with(&url(), options).await.expect("connect")
-}
+use tahc_store::{EventAppender, ExpectedVersion, LogReader, LogSubscriber};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_on_two_nodes_leave_a_log_a_third_reads_whole_and_in_order() {
@@ -99,11 +89,5 @@ async fn eight_writers_on_two_nodes_leave_a_log_a_third_reads_whole_and_in_order
     assert_eq!(seen, in_table as u64);
     assert_eq!(seen, head.0);
     assert_eq!(seen, acknowledged.load(Ordering::Relaxed));
-    for log in nodes.iter().chain([&reader]) {
-        log.close().await;
-    }
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    close_and_drop(&[&nodes[0], &nodes[1], &reader], &client, &schema).await;
 }

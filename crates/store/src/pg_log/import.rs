@@ -132,7 +132,7 @@ impl PgLog {
             .await
             .map_err(|e| storage(&e))?;
         transaction.commit().await.map_err(|e| storage(&e))?;
-        self.inner.wake.notify_one();
+        self.inner.publisher.wake.notify_one();
         Ok(Imported {
             events: copied.0,
             head: copied,

@@ -2,7 +2,7 @@
 //! reads every event in one gap-free global order.
 //!
 //! **Order.** Every append transaction locks the one head row
-//! (`SELECT … FOR UPDATE`), takes the next positions, inserts its records
+//! (`SELECT … FOR UPDATE`, or the `UPDATE` that moves it), takes the next positions, inserts its records
 //! and moves the head before it commits. The lock is held until the commit,
 //! so a position is handed out only after every lower one has committed: a
 //! reader asking for `position > last ORDER BY position` can never skip an
@@ -12,9 +12,11 @@
 //! takes every append waiting and runs them as one transaction, one lock
 //! and one WAL flush for all.
 //!
-//! **Live.** A node publishes what it reads from the table, in order, to its
-//! live feed; it reads when its own writer committed, when another node's
-//! `NOTIFY tahc_log` arrives, and at a short poll that covers lost
+//! **Live.** A node publishes every committed event, in order and once, to
+//! its live feed: its writer publishes its own rounds as they commit, and
+//! the node reads the table for the rest when another node's
+//! `NOTIFY tahc_log` arrives, when its writer's round did not follow on
+//! from what was published, and at a short poll that covers lost
 //! notifications and a dropped listener.
 //!
 //! Records are the same canonical bytes as in the sled log, hash chain
@@ -26,6 +28,7 @@ mod schema;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,8 +86,7 @@ struct Inner {
     reader: ReadConnection,
     keys: PgKeys,
     jobs: AppendQueue,
-    live: LiveFeed,
-    wake: Arc<Notify>,
+    publisher: Arc<Publisher>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -130,7 +132,6 @@ impl PgLog {
         let reader = connect(config.clone())
             .await
             .map_err(|e| unreachable_database(&shown, &e))?;
-        let wake = Arc::new(Notify::new());
         let (jobs, queued) = AppendQueue::new(4096);
         let inner = Arc::new(Inner {
             config: config.clone(),
@@ -140,27 +141,27 @@ impl PgLog {
             },
             keys: PgKeys::new(config.clone()),
             jobs,
-            live: LiveFeed::with_capacity(options.live_capacity),
-            wake: wake.clone(),
+            publisher: Arc::new(Publisher {
+                live: LiveFeed::with_capacity(options.live_capacity),
+                published: Mutex::new(Position(0)),
+                claimed: AtomicU64::new(0),
+                wake: Notify::new(),
+            }),
             tasks: Mutex::new(Vec::new()),
         });
         let log = PgLog { inner };
-        let writer = Writer::new(writer_client, config.clone(), wake.clone());
-        let listener = listen(&config, wake.clone())
+        let publisher = log.inner.publisher.clone();
+        let writer = Writer::new(writer_client, config.clone(), publisher.clone());
+        let listener = listen(&config, publisher.clone())
             .await
             .map_err(|e| unreachable_database(&shown, &e))?;
-        let published = log
+        *publisher.published.lock().expect("published lock") = log
             .head()
             .await
             .map_err(|e| OpenError::Storage(e.to_string()))?;
         let tasks = vec![
             tokio::spawn(writer.run(queued)),
-            tokio::spawn(follow(
-                Arc::downgrade(&log.inner),
-                published,
-                options.poll,
-                listener,
-            )),
+            tokio::spawn(follow(Arc::downgrade(&log.inner), options.poll, listener)),
         ];
         *log.inner.tasks.lock().expect("tasks lock") = tasks;
         Ok(log)
@@ -233,15 +234,83 @@ async fn open(config: &Config) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
-/// A connection that listens on `tahc_log` and wakes `wake` at every
-/// notification; the client must be kept to keep listening.
-async fn listen(config: &Config, wake: Arc<Notify>) -> Result<Client, tokio_postgres::Error> {
+/// Hands committed events to the node's live feed exactly once and in
+/// order, whichever task found them: the writer its own rounds, the
+/// follower everything else.
+struct Publisher {
+    live: LiveFeed,
+    /// The last position published.
+    published: Mutex<Position>,
+    /// The head of this node's writer's latest round, committed or on its
+    /// way: notifications up to it are the writer's to publish.
+    claimed: AtomicU64,
+    /// Wakes the follower to read the table.
+    wake: Notify,
+}
+
+impl Publisher {
+    /// The last position published.
+    fn published(&self) -> Position {
+        *self.published.lock().expect("published lock")
+    }
+
+    /// This node's writer is committing up to `head`.
+    fn claim(&self, head: Position) {
+        self.claimed.fetch_max(head.0, Ordering::Relaxed);
+    }
+
+    /// This node's writer's claim is void (its round stored nothing, or
+    /// failed): every notification past what was published is news.
+    fn release(&self) {
+        self.claimed.store(0, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether a notification that the log's head is at `head` is news:
+    /// past what was published and what this node's writer is committing.
+    fn is_news(&self, head: Position) -> bool {
+        head > self.published() && head.0 > self.claimed.load(Ordering::Relaxed)
+    }
+
+    /// Publishes what of `records` (consecutive, in order) comes after
+    /// what was published; false when they start past the next position
+    /// (the events in between must be read first).
+    fn publish(&self, records: Vec<RecordedEvent>) -> bool {
+        let mut published = self.published.lock().expect("published lock");
+        let fresh: Vec<RecordedEvent> = records
+            .into_iter()
+            .filter(|record| record.position > *published)
+            .collect();
+        let Some(first) = fresh.first() else {
+            return true;
+        };
+        if first.position.0 != published.0 + 1 {
+            return false;
+        }
+        *published = fresh.last().map_or(*published, |r| r.position);
+        self.live.publish(fresh.into());
+        true
+    }
+}
+
+/// A connection that listens on `tahc_log` and wakes the follower when a
+/// notification names a head past what was published; the client must be
+/// kept to keep listening.
+async fn listen(
+    config: &Config,
+    publisher: Arc<Publisher>,
+) -> Result<Client, tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(_)) => wake.notify_one(),
+                Ok(AsyncMessage::Notification(notice)) => {
+                    let head = notice.payload().parse::<u64>().map(Position);
+                    if head.is_err() || head.is_ok_and(|head| publisher.is_news(head)) {
+                        publisher.wake.notify_one();
+                    }
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "the log's listener lost its connection; polling covers it");
@@ -254,40 +323,34 @@ async fn listen(config: &Config, wake: Arc<Notify>) -> Result<Client, tokio_post
     Ok(client)
 }
 
-/// Publishes every committed event after `published`, in order, whenever
+/// Publishes every committed event the writer did not, in order, whenever
 /// woken (by this node's writer or another node's notification) and at
 /// every `poll`.
-async fn follow(
-    inner: std::sync::Weak<Inner>,
-    mut published: Position,
-    poll: Duration,
-    mut listener: Client,
-) {
+async fn follow(inner: std::sync::Weak<Inner>, poll: Duration, mut listener: Client) {
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let (wake, config) = (strong.wake.clone(), strong.config.clone());
+        let (publisher, config) = (strong.publisher.clone(), strong.config.clone());
         drop(strong);
         if listener.is_closed() {
             // Listen again; until then (and for what was notified
             // meanwhile) the poll and the read below cover it.
-            match listen(&config, wake.clone()).await {
+            match listen(&config, publisher.clone()).await {
                 Ok(fresh) => listener = fresh,
                 Err(error) => tracing::warn!(%error, "the log's listener cannot reconnect yet"),
             }
         }
-        let _ = tokio::time::timeout(poll, wake.notified()).await;
+        let _ = tokio::time::timeout(poll, publisher.wake.notified()).await;
         let Some(strong) = inner.upgrade() else {
             return;
         };
         let log = PgLog { inner: strong };
         loop {
-            match log.read_all(published, 512).await {
+            match log.read_all(publisher.published(), 512).await {
                 Ok(records) if records.is_empty() => break,
                 Ok(records) => {
-                    published = records.last().map_or(published, |r| r.position);
-                    log.inner.live.publish(records.into());
+                    publisher.publish(records);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the log's follower cannot read; retrying");
@@ -353,7 +416,7 @@ impl EventStore for PgLog {
     /// acknowledged is committed already.
     async fn close(&self) {
         self.inner.jobs.close();
-        self.inner.live.close();
+        self.inner.publisher.live.close();
         let tasks: Vec<_> = self
             .inner
             .tasks
@@ -437,7 +500,10 @@ impl LogReader for PgLog {
 
 impl LogSubscriber for PgLog {
     fn subscribe(&self, after: Position) -> Subscription {
-        self.inner.live.subscribe(Arc::new(self.clone()), after)
+        self.inner
+            .publisher
+            .live
+            .subscribe(Arc::new(self.clone()), after)
     }
 }
 

@@ -1,32 +1,62 @@
-//! A node's one writer: group commit over the head row's lock.
+//! A node's one writer: group commit over the head row.
 //!
 //! Callers send appends through a channel. The writer takes everything
-//! waiting (a round) and runs it as ONE transaction: lock the head row,
-//! check each append (idempotent retries, expected versions), give
-//! positions and extend the hash chain, insert every record at once, move
-//! the head, notify the other nodes, commit. Each caller hears its own
-//! outcome once the commit is durable.
+//! waiting (a round) and runs it as ONE transaction: check each append
+//! (idempotent retries, expected versions), give positions and extend the
+//! hash chain, insert every record at once, move the head, notify the other
+//! nodes, commit. Each caller hears its own outcome once the commit is
+//! durable, and the node's live feed gets the round's events without
+//! reading them back.
 //!
-//! A round costs two round trips to the database, its statements prepared
-//! once per connection and pipelined: the first opens the transaction,
-//! locks the head and reads the round's stored ids and stream versions; the
-//! second writes, moves the head, notifies and commits.
+//! **One round trip** when the writer knows every stream of the round: it
+//! remembers the head, its hash and the versions of the streams it wrote
+//! ([`Known`]), exact for as long as no other node appends. Such a round
+//! stages from memory and sends insert, notify and commit at once; the
+//! insert moves the head only if it is still where this writer left it,
+//! and writes nothing otherwise, so a stale memory stores nothing. **Two
+//! round trips** otherwise (a stream it has not seen, another node
+//! appended, an event id stored already): the first locks the head row and
+//! reads the round's stored ids and stream versions, the second writes and
+//! commits. Statements are prepared once per connection and pipelined.
+//!
+//! **Two rounds in flight.** A one-trip round is sent behind the one before
+//! it before that one has landed, following on from its head: the database
+//! has the next round queued while it flushes the last commit. If a round
+//! stores nothing, the rounds behind it (which began at its head) store
+//! nothing either, and all of them go again in two trips, in order.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use tahc_events::{Position, StreamId};
-use tokio::sync::{Notify, mpsc};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use lru::LruCache;
+use tahc_events::{Position, RecordedEvent, StreamId};
+use tokio::sync::mpsc;
 use tokio_postgres::{Client, Config, Statement};
 use uuid::Uuid;
 
+use super::Publisher;
 use crate::append_queue::AppendJob;
 use crate::error::AppendError;
 use crate::log::Appended;
 use crate::record::{self, Digest};
 
+/// At most how many times the writer yields to gather a round.
+const GATHER: usize = 4;
 /// Most appends taken into one round.
 const MAX_ROUND: usize = 512;
+
+/// One-trip rounds sent before the first of them lands: the database
+/// works on the next while the last one's commit is flushed and answered.
+const IN_FLIGHT: usize = 2;
+
+/// How many streams' versions the writer remembers (the most recently
+/// written).
+const KNOWN_STREAMS: NonZeroUsize = NonZeroUsize::new(65_536).expect("not zero");
 
 /// A statement parameter.
 type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
@@ -49,7 +79,84 @@ struct Round {
     event_ids: Vec<Uuid>,
     streams: Vec<String>,
     stream_versions: Vec<i64>,
-    records: Vec<Vec<u8>>,
+    bytes: Vec<Vec<u8>>,
+    sealed: Vec<RecordedEvent>,
+}
+
+impl Round {
+    /// A round starting at `head`, whose streams stand at `versions`.
+    fn new(head: Position, tail_hash: Digest, versions: HashMap<StreamId, u64>) -> Round {
+        Round {
+            head,
+            tail_hash,
+            versions,
+            ids: HashMap::new(),
+            positions: Vec::new(),
+            event_ids: Vec::new(),
+            streams: Vec::new(),
+            stream_versions: Vec::new(),
+            bytes: Vec::new(),
+            sealed: Vec::new(),
+        }
+    }
+}
+
+/// What the writer knows of the log since its last round, so that a round
+/// need not read it first: exact while no other node appends, which every
+/// one-trip round checks as it commits.
+struct Known {
+    /// The head and its hash as this writer's last round left them; `None`
+    /// when unknown (at start, after a failed round).
+    head: Option<(Position, Digest)>,
+    /// The versions of the streams written most recently.
+    versions: LruCache<StreamId, u64>,
+    /// Whether the last round found no other node's appends since the one
+    /// before: one-trip rounds are tried only then, so that nodes writing
+    /// together do not keep paying for attempts that miss.
+    alone: bool,
+}
+
+impl Known {
+    fn new() -> Known {
+        Known {
+            head: None,
+            versions: LruCache::new(KNOWN_STREAMS),
+            alone: false,
+        }
+    }
+
+    /// The head, its hash and the versions of `jobs`' streams, when a
+    /// one-trip round may be tried.
+    fn one_trip(&mut self, jobs: &[AppendJob]) -> Option<Round> {
+        let (head, tail_hash) = self.head.filter(|_| self.alone)?;
+        let mut versions = HashMap::with_capacity(jobs.len());
+        for job in jobs {
+            versions.insert(job.stream.clone(), *self.versions.get(&job.stream)?);
+        }
+        Some(Round::new(head, tail_hash, versions))
+    }
+
+    /// A two-trip round read `head` under the lock: if another node moved
+    /// it since this writer's last round, what is remembered is stale.
+    fn read_head(&mut self, head: Position) {
+        self.alone = self.head.is_some_and(|(known, _)| known == head);
+        if !self.alone {
+            self.versions.clear();
+        }
+    }
+
+    /// A round committed: the log stands where it left it.
+    fn committed(&mut self, round: &Round) {
+        self.head = Some((round.head, round.tail_hash));
+        for (stream, version) in &round.versions {
+            self.versions.put(stream.clone(), *version);
+        }
+    }
+
+    /// Forgets everything (a round failed; its outcome may be unknown).
+    fn forget(&mut self) {
+        *self = Known::new();
+    }
 }
 
 /// The writer's statements, prepared on its connection.
@@ -57,8 +164,7 @@ struct Statements {
     head: Statement,
     stored_ids: Statement,
     stream_versions: Statement,
-    insert: Statement,
-    move_head: Statement,
+    write: Statement,
     notify: Statement,
 }
 
@@ -86,14 +192,20 @@ impl Statements {
                      ) v",
                 )
                 .await?,
-            insert: client
+            // Moves the head from ($8, $9) to ($6, $7) and inserts the
+            // records, or, if the head is not at ($8, $9), does nothing (0
+            // rows). The hash tells this writer's chain from another's that
+            // reached the same position.
+            write: client
                 .prepare(
-                    "INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
-                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])",
+                    "WITH moved AS (
+                         UPDATE tahc_log_head SET position = $6, hash = $7
+                         WHERE id = 1 AND position = $8 AND hash = $9 RETURNING 1
+                     )
+                     INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
+                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])
+                     WHERE EXISTS (SELECT 1 FROM moved)",
                 )
-                .await?,
-            move_head: client
-                .prepare("UPDATE tahc_log_head SET position = $1, hash = $2 WHERE id = 1")
                 .await?,
             notify: client
                 .prepare("SELECT pg_notify('tahc_log', $1)")
@@ -102,87 +214,225 @@ impl Statements {
     }
 }
 
+/// A one-trip round on its way to the database: its appends, their
+/// outcomes as staged, and the round.
+struct Flight {
+    jobs: Vec<AppendJob>,
+    results: Vec<Result<Appended, AppendError>>,
+    round: Round,
+}
+
+/// A flight and what its write came to (rows inserted; 0: nothing stored).
+type Landing = Pin<Box<dyn Future<Output = (Flight, Result<u64, Failure>)> + Send>>;
+
 /// The writer and its connection.
 pub(super) struct Writer {
-    client: Client,
-    statements: Option<Statements>,
+    client: Arc<Client>,
+    statements: Option<Arc<Statements>>,
     config: Config,
-    wake: Arc<Notify>,
+    publisher: Arc<Publisher>,
+    known: Known,
+    /// One-trip rounds in flight, in the order sent.
+    in_flight: FuturesOrdered<Landing>,
+    /// Appends of rounds that missed, to go again in two trips.
+    missed: Vec<Vec<AppendJob>>,
 }
 
 impl Writer {
-    pub fn new(client: Client, config: Config, wake: Arc<Notify>) -> Self {
+    pub fn new(client: Client, config: Config, publisher: Arc<Publisher>) -> Self {
         Writer {
-            client,
+            client: Arc::new(client),
             statements: None,
             config,
-            wake,
+            publisher,
+            known: Known::new(),
+            in_flight: FuturesOrdered::new(),
+            missed: Vec::new(),
         }
     }
 
     /// Commits rounds until every sender is gone.
-    pub async fn run(mut self, mut jobs: mpsc::Receiver<AppendJob>) {
-        while let Some(first) = jobs.recv().await {
-            let mut round = vec![first];
-            while round.len() < MAX_ROUND {
-                match jobs.try_recv() {
-                    Ok(job) => round.push(job),
-                    Err(_) => break,
+    pub async fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
+        loop {
+            if !self.missed.is_empty() {
+                self.land_all().await;
+                for jobs in std::mem::take(&mut self.missed) {
+                    self.two_trips(jobs).await;
                 }
             }
-            if self.client.is_closed() {
-                self.statements = None;
-                match super::open(&self.config).await {
-                    Ok(client) => self.client = client,
-                    Err(error) => {
-                        let message = format!("the database is unreachable: {error}");
-                        for job in round {
-                            let _ = job.reply.send(Err(AppendError::Storage(message.clone())));
+            tokio::select! {
+                biased;
+                Some((flight, written)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.land(flight, written);
+                }
+                job = queue.recv(), if self.in_flight.len() < IN_FLIGHT => {
+                    let Some(first) = job else { break };
+                    let mut jobs = vec![first];
+                    // Appends answered by the last round are on their way
+                    // back: gather while they keep coming.
+                    for _ in 0..GATHER {
+                        tokio::task::yield_now().await;
+                        let before = jobs.len();
+                        while jobs.len() < MAX_ROUND {
+                            match queue.try_recv() {
+                                Ok(job) => jobs.push(job),
+                                Err(_) => break,
+                            }
                         }
-                        continue;
-                    }
-                }
-            }
-            if self.statements.is_none() {
-                match Statements::prepare(&self.client).await {
-                    Ok(statements) => self.statements = Some(statements),
-                    Err(error) => {
-                        let message = format!("cannot prepare the log's statements: {error}");
-                        for job in round {
-                            let _ = job.reply.send(Err(AppendError::Storage(message.clone())));
+                        if jobs.len() == before {
+                            break;
                         }
-                        continue;
                     }
-                }
-            }
-            let statements = self.statements.as_ref().expect("prepared above");
-            let committed = commit(&self.client, statements, &round).await;
-            if committed.is_err() {
-                // A failed round may leave its transaction open and aborted.
-                let _ = self.client.batch_execute("ROLLBACK").await;
-            }
-            match committed {
-                Ok(results) => {
-                    for (job, result) in round.into_iter().zip(results) {
-                        let _ = job.reply.send(result);
-                    }
-                    self.wake.notify_one();
-                }
-                Err(failure) => {
-                    for job in round {
-                        let _ = job.reply.send(Err(failure.to_error()));
-                    }
+                    self.take(jobs).await;
                 }
             }
         }
+        self.land_all().await;
+        for jobs in std::mem::take(&mut self.missed) {
+            self.two_trips(jobs).await;
+        }
+    }
+
+    /// Sends a round in one trip behind those in flight when the writer
+    /// knows its streams, or else, once those have landed, in two.
+    async fn take(&mut self, jobs: Vec<AppendJob>) {
+        if self.client.is_closed() {
+            self.land_all().await;
+        }
+        if self.in_flight.is_empty() {
+            if let Err(failure) = self.connected().await {
+                return reply_all(jobs, &failure);
+            }
+        }
+        let Some(mut round) = self.known.one_trip(&jobs) else {
+            self.land_all().await;
+            self.missed.push(jobs);
+            return;
+        };
+        let from = (round.head, round.tail_hash);
+        let results: Vec<_> = jobs
+            .iter()
+            .map(|job| stage(&mut round, &HashMap::new(), job))
+            .collect();
+        if round.positions.is_empty() {
+            // A refusal is certain only once a commit proved the memory
+            // current: the two-trip round reads what is stored.
+            self.land_all().await;
+            self.missed.push(jobs);
+            return;
+        }
+        // The next round follows on from this one, before it lands.
+        self.known.committed(&round);
+        self.publisher.claim(round.head);
+        let (client, statements) = (self.client.clone(), self.statements.clone());
+        let statements = statements.expect("prepared before a one-trip round");
+        self.in_flight.push_back(Box::pin(async move {
+            let flight = Flight {
+                jobs,
+                results,
+                round,
+            };
+            let written = write(&client, &statements, &flight.round, from, true).await;
+            (flight, written)
+        }));
+    }
+
+    /// Answers a landed one-trip round; one that stored nothing (and, as
+    /// they follow on from it, every round behind it) goes again in two
+    /// trips.
+    fn land(&mut self, flight: Flight, written: Result<u64, Failure>) {
+        match written {
+            Ok(rows) if rows > 0 => {
+                self.publish(flight.round.sealed);
+                for (job, result) in flight.jobs.into_iter().zip(flight.results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Ok(_) | Err(Failure::Refused(_)) => {
+                self.known.forget();
+                self.publisher.release();
+                self.missed.push(flight.jobs);
+            }
+            Err(unknown) => {
+                self.known.forget();
+                self.publisher.release();
+                reply_all(flight.jobs, &unknown);
+            }
+        }
+    }
+
+    /// Waits for every round in flight and answers it.
+    async fn land_all(&mut self) {
+        while let Some((flight, written)) = self.in_flight.next().await {
+            self.land(flight, written);
+        }
+    }
+
+    /// Runs a round in two trips (none in flight), reading what is stored.
+    async fn two_trips(&mut self, jobs: Vec<AppendJob>) {
+        if let Err(failure) = self.connected().await {
+            return reply_all(jobs, &failure);
+        }
+        let statements = self.statements.clone().expect("prepared above");
+        let committed = two_trips(&self.client, &statements, &mut self.known, &jobs).await;
+        match committed {
+            Ok((results, round)) => {
+                self.known.committed(&round);
+                self.publish(round.sealed);
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(failure) => {
+                // A failed round may leave its transaction open and aborted.
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                self.known.forget();
+                self.publisher.release();
+                reply_all(jobs, &failure);
+            }
+        }
+    }
+
+    /// Hands committed events to the live feed, or wakes the follower when
+    /// they do not follow on from what was published.
+    fn publish(&self, sealed: Vec<RecordedEvent>) {
+        if !sealed.is_empty() && !self.publisher.publish(sealed) {
+            self.publisher.wake.notify_one();
+        }
+    }
+
+    /// Opens the connection again if it was lost and prepares the
+    /// statements on it.
+    async fn connected(&mut self) -> Result<(), Failure> {
+        if self.client.is_closed() {
+            self.statements = None;
+            let client = super::open(&self.config).await.map_err(|error| {
+                Failure::Refused(format!("the database is unreachable: {error}"))
+            })?;
+            self.client = Arc::new(client);
+        }
+        if self.statements.is_none() {
+            let statements = Statements::prepare(&self.client).await.map_err(|error| {
+                Failure::Refused(format!("cannot prepare the log's statements: {error}"))
+            })?;
+            self.statements = Some(Arc::new(statements));
+        }
+        Ok(())
+    }
+}
+
+/// Answers every append of a round that failed as a whole.
+fn reply_all(jobs: Vec<AppendJob>, failure: &Failure) {
+    for job in jobs {
+        let _ = job.reply.send(Err(failure.to_error()));
     }
 }
 
 /// Why a round failed as a whole.
 enum Failure {
-    /// Before the commit: nothing was stored.
+    /// Nothing was stored.
     Refused(String),
-    /// At the commit: the outcome is unknown.
+    /// The connection failed at the commit: the outcome is unknown.
     Unknown(String),
 }
 
@@ -195,13 +445,14 @@ impl Failure {
     }
 }
 
-/// Runs one round as one transaction in two pipelined round trips; each
-/// append's own outcome.
-async fn commit(
+/// Locks the head and reads the round's stored ids and stream versions,
+/// then writes the round.
+async fn two_trips(
     client: &Client,
     statements: &Statements,
+    known: &mut Known,
     jobs: &[AppendJob],
-) -> Result<Vec<Result<Appended, AppendError>>, Failure> {
+) -> Result<(Vec<Result<Appended, AppendError>>, Round), Failure> {
     let refused = |e: tokio_postgres::Error| Failure::Refused(e.to_string());
     let ids: Vec<Uuid> = jobs
         .iter()
@@ -217,20 +468,17 @@ async fn commit(
     );
     begun.map_err(refused)?;
     let head = head.map_err(refused)?;
+    let from = Position(head.get::<_, i64>(0) as u64);
     let tail: Vec<u8> = head.get(1);
-    let mut round = Round {
-        head: Position(head.get::<_, i64>(0) as u64),
-        tail_hash: tail
-            .try_into()
-            .map_err(|_| Failure::Refused("the stored head hash is not 32 bytes".into()))?,
-        versions: stream_versions(jobs, &versions.map_err(refused)?),
-        ids: HashMap::new(),
-        positions: Vec::new(),
-        event_ids: Vec::new(),
-        streams: Vec::new(),
-        stream_versions: Vec::new(),
-        records: Vec::new(),
-    };
+    let tail_hash: Digest = tail
+        .try_into()
+        .map_err(|_| Failure::Refused("the stored head hash is not 32 bytes".into()))?;
+    known.read_head(from);
+    let mut round = Round::new(
+        from,
+        tail_hash,
+        stream_versions(jobs, &versions.map_err(refused)?),
+    );
     let stored = stored_ids(&stored.map_err(refused)?);
     let results = jobs
         .iter()
@@ -238,31 +486,79 @@ async fn commit(
         .collect();
     if round.positions.is_empty() {
         client.batch_execute("COMMIT").await.map_err(refused)?;
-        return Ok(results);
+        return Ok((results, round));
     }
-    let head = round.head.0 as i64;
+    match write(client, statements, &round, (from, tail_hash), false).await? {
+        0 => Err(Failure::Refused(
+            "the head moved while its row was locked".into(),
+        )),
+        _ => Ok((results, round)),
+    }
+}
+
+/// Inserts the round's records if the head is still at `from` (position
+/// and hash; moving it),
+/// notifies the other nodes and commits, in one round trip (opening the
+/// transaction first when `begin`); how many records were inserted (0: the
+/// head had moved, nothing was stored).
+async fn write(
+    client: &Client,
+    statements: &Statements,
+    round: &Round,
+    from: (Position, Digest),
+    begin: bool,
+) -> Result<u64, Failure> {
+    let (head, from_hash) = (round.head.0 as i64, from.1.as_slice());
+    let from = from.0.0 as i64;
     let (notice, tail_hash) = (head.to_string(), round.tail_hash.as_slice());
-    let records: [&Param<'_>; 5] = [
+    let records: [&Param<'_>; 9] = [
         &round.positions,
         &round.event_ids,
         &round.streams,
         &round.stream_versions,
-        &round.records,
+        &round.bytes,
+        &head,
+        &tail_hash,
+        &from,
+        &from_hash,
     ];
-    let (moved_head, notice): ([&Param<'_>; 2], [&Param<'_>; 1]) = ([&head, &tail_hash], [&notice]);
-    let (inserted, moved, notified, committed) = tokio::join!(
-        client.execute(&statements.insert, &records),
-        client.execute(&statements.move_head, &moved_head),
+    let notice: [&Param<'_>; 1] = [&notice];
+    let (begun, inserted, notified, committed) = tokio::join!(
+        async {
+            match begin {
+                true => client.batch_execute("BEGIN").await,
+                false => Ok(()),
+            }
+        },
+        client.execute(&statements.write, &records),
         client.execute(&statements.notify, &notice),
         client.batch_execute("COMMIT"),
     );
-    // A statement that failed turned the COMMIT into a rollback: nothing
-    // was stored. Only a failing COMMIT leaves the outcome unknown.
-    inserted.map_err(refused)?;
-    moved.map_err(refused)?;
-    notified.map_err(refused)?;
-    committed.map_err(|e| Failure::Unknown(e.to_string()))?;
-    Ok(results)
+    let (rows, failed) = match (begun, inserted, notified) {
+        (Ok(()), Ok(rows), Ok(_)) => (rows, None),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => (0, Some(error)),
+    };
+    settle(failed, committed)?;
+    Ok(rows)
+}
+
+/// What a failed statement before the COMMIT (`failed`, the first) and
+/// the COMMIT's own result mean: the server refusing a statement rolled
+/// the transaction back; a connection failing leaves the commit unknown.
+fn settle(
+    failed: Option<tokio_postgres::Error>,
+    committed: Result<(), tokio_postgres::Error>,
+) -> Result<(), Failure> {
+    match (failed, committed) {
+        (None, Ok(())) => Ok(()),
+        (Some(error), _) if error.as_db_error().is_some() => {
+            Err(Failure::Refused(error.to_string()))
+        }
+        (None, Err(error)) if error.as_db_error().is_some() => {
+            Err(Failure::Refused(error.to_string()))
+        }
+        (Some(error), _) | (None, Err(error)) => Err(Failure::Unknown(error.to_string())),
+    }
 }
 
 /// Checks one append against what is stored (`stored`: the round's ids
@@ -333,7 +629,8 @@ fn stage(
         round.event_ids.push(event_id);
         round.streams.push(job.stream.as_str().to_owned());
         round.stream_versions.push(stream_version as i64);
-        round.records.push(bytes);
+        round.bytes.push(bytes);
+        round.sealed.push(sealed);
     }
     round.versions.insert(job.stream.clone(), stream_version);
     Ok(Appended {

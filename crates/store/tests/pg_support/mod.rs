@@ -23,3 +23,27 @@ pub async fn fresh_schema(prefix: &str) -> (Client, String) {
         .expect("create a schema");
     (client, schema)
 }
+
+/// A node's log on `schema`.
+#[allow(dead_code)] // not every test file uses every helper
+pub async fn node(schema: &str) -> tahc_store::PgLog {
+    let options = tahc_store::PgOptions {
+        schema: Some(schema.to_owned()),
+        ..tahc_store::PgOptions::default()
+    };
+    tahc_store::PgLog::connect_with(&url(), options)
+        .await
+        .expect("connect")
+}
+
+/// Closes `logs` and drops their schema.
+#[allow(dead_code)] // not every test file uses every helper
+pub async fn close_and_drop(logs: &[&tahc_store::PgLog], client: &Client, schema: &str) {
+    for log in logs {
+        tahc_store::EventStore::close(*log).await;
+    }
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop the schema");
+}
