@@ -273,23 +273,23 @@ impl Publisher {
     }
 
     /// Publishes what of `records` (consecutive, in order) comes after
-    /// what was published; false when they start past the next position
-    /// (the events in between must be read first).
-    fn publish(&self, records: Vec<RecordedEvent>) -> bool {
+    /// what was published; when they start past the next position, wakes
+    /// the follower to read the events in between first.
+    fn publish(&self, records: Vec<RecordedEvent>) {
         let mut published = self.published.lock().expect("published lock");
         let fresh: Vec<RecordedEvent> = records
             .into_iter()
             .filter(|record| record.position > *published)
             .collect();
         let Some(first) = fresh.first() else {
-            return true;
+            return;
         };
         if first.position.0 != published.0 + 1 {
-            return false;
+            self.wake.notify_one();
+            return;
         }
         *published = fresh.last().map_or(*published, |r| r.position);
         self.live.publish(fresh.into());
-        true
     }
 }
 
@@ -305,12 +305,10 @@ async fn listen(
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(notice)) => {
-                    let head = notice.payload().parse::<u64>().map(Position);
-                    if head.is_err() || head.is_ok_and(|head| publisher.is_news(head)) {
-                        publisher.wake.notify_one();
-                    }
-                }
+                Ok(AsyncMessage::Notification(notice)) => match notice.payload().parse() {
+                    Ok(head) if !publisher.is_news(Position(head)) => {}
+                    _ => publisher.wake.notify_one(),
+                },
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "the log's listener lost its connection; polling covers it");

@@ -254,12 +254,7 @@ impl Writer {
     /// Commits rounds until every sender is gone.
     pub async fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
         loop {
-            if !self.missed.is_empty() {
-                self.land_all().await;
-                for jobs in std::mem::take(&mut self.missed) {
-                    self.two_trips(jobs).await;
-                }
-            }
+            self.retry_missed().await;
             tokio::select! {
                 biased;
                 Some((flight, written)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
@@ -288,13 +283,23 @@ impl Writer {
             }
         }
         self.land_all().await;
+        self.retry_missed().await;
+    }
+
+    /// Once every round in flight has landed, runs the rounds that missed
+    /// (or could not go in one trip) in two trips, in order.
+    async fn retry_missed(&mut self) {
+        if self.missed.is_empty() {
+            return;
+        }
+        self.land_all().await;
         for jobs in std::mem::take(&mut self.missed) {
             self.two_trips(jobs).await;
         }
     }
 
     /// Sends a round in one trip behind those in flight when the writer
-    /// knows its streams, or else, once those have landed, in two.
+    /// knows its streams, or else leaves it for two (once those landed).
     async fn take(&mut self, jobs: Vec<AppendJob>) {
         if self.client.is_closed() {
             self.land_all().await;
@@ -305,9 +310,7 @@ impl Writer {
             }
         }
         let Some(mut round) = self.known.one_trip(&jobs) else {
-            self.land_all().await;
-            self.missed.push(jobs);
-            return;
+            return self.missed.push(jobs);
         };
         let from = (round.head, round.tail_hash);
         let results: Vec<_> = jobs
@@ -317,9 +320,7 @@ impl Writer {
         if round.positions.is_empty() {
             // A refusal is certain only once a commit proved the memory
             // current: the two-trip round reads what is stored.
-            self.land_all().await;
-            self.missed.push(jobs);
-            return;
+            return self.missed.push(jobs);
         }
         // The next round follows on from this one, before it lands.
         self.known.committed(&round);
@@ -343,19 +344,15 @@ impl Writer {
     fn land(&mut self, flight: Flight, written: Result<u64, Failure>) {
         match written {
             Ok(rows) if rows > 0 => {
-                self.publish(flight.round.sealed);
-                for (job, result) in flight.jobs.into_iter().zip(flight.results) {
-                    let _ = job.reply.send(result);
-                }
+                self.publisher.publish(flight.round.sealed);
+                reply_each(flight.jobs, flight.results);
             }
             Ok(_) | Err(Failure::Refused(_)) => {
-                self.known.forget();
-                self.publisher.release();
+                self.lose_track();
                 self.missed.push(flight.jobs);
             }
             Err(unknown) => {
-                self.known.forget();
-                self.publisher.release();
+                self.lose_track();
                 reply_all(flight.jobs, &unknown);
             }
         }
@@ -378,27 +375,23 @@ impl Writer {
         match committed {
             Ok((results, round)) => {
                 self.known.committed(&round);
-                self.publish(round.sealed);
-                for (job, result) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
-                }
+                self.publisher.publish(round.sealed);
+                reply_each(jobs, results);
             }
             Err(failure) => {
                 // A failed round may leave its transaction open and aborted.
                 let _ = self.client.batch_execute("ROLLBACK").await;
-                self.known.forget();
-                self.publisher.release();
+                self.lose_track();
                 reply_all(jobs, &failure);
             }
         }
     }
 
-    /// Hands committed events to the live feed, or wakes the follower when
-    /// they do not follow on from what was published.
-    fn publish(&self, sealed: Vec<RecordedEvent>) {
-        if !sealed.is_empty() && !self.publisher.publish(sealed) {
-            self.publisher.wake.notify_one();
-        }
+    /// After a round that stored nothing or failed: what the writer
+    /// remembers and has claimed may not be what is stored.
+    fn lose_track(&mut self) {
+        self.known.forget();
+        self.publisher.release();
     }
 
     /// Opens the connection again if it was lost and prepares the
@@ -418,6 +411,13 @@ impl Writer {
             self.statements = Some(Arc::new(statements));
         }
         Ok(())
+    }
+}
+
+/// Answers each append of a round with its own outcome.
+fn reply_each(jobs: Vec<AppendJob>, results: Vec<Result<Appended, AppendError>>) {
+    for (job, result) in jobs.into_iter().zip(results) {
+        let _ = job.reply.send(result);
     }
 }
 
