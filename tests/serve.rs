@@ -69,9 +69,10 @@ async fn a_bootstrap_admin_key_becomes_the_admin_key_of_a_fresh_data_directory()
 
 #[test]
 fn invalid_configuration_exits_2_naming_the_setting() {
-    for args in [
-        &["serve", "--listen", "not-an-address"][..],
-        &["serve", "--bogus"],
+    for (args, named) in [
+        (&["serve", "--listen", "not-an-address"][..], "--listen"),
+        (&["serve", "--bogus"], "--bogus"),
+        (&["serve", "--cache-mib", "0"], "--cache-mib"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_tahc"))
             .args(args)
@@ -79,10 +80,7 @@ fn invalid_configuration_exits_2_naming_the_setting() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("--listen") || stderr.contains("--bogus"),
-            "{stderr}"
-        );
+        assert!(stderr.contains(named), "{stderr}");
     }
 }
 

@@ -31,7 +31,7 @@ pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, Send
 pub use email_key::EmailKey;
 pub use error::AppError;
 pub use log_selection::LogSelection;
-pub use node::{Node, NodeError, Reactions, ReadModels};
+pub use node::{Node, NodeError, NodeOptions, Reactions, ReadModels};
 pub use permission::{Action, allows};
 pub use principal::{Principal, PrincipalKind};
 pub use vault::Vault;

@@ -88,6 +88,13 @@ impl ReadModels {
         self.team.reached(position).await;
     }
 
+    /// Whether a read model is stuck retrying a failed write (a full or
+    /// failing disk): the log moves on, the views do not meanwhile.
+    #[must_use]
+    pub fn failing(&self) -> bool {
+        self.conversations.failing() || self.contacts.failing() || self.team.failing()
+    }
+
     /// The last position every read model has applied.
     #[must_use]
     pub fn position(&self) -> Position {
@@ -138,6 +145,25 @@ pub enum Reactions {
     Off,
 }
 
+/// How a node runs beside its log: whether it reacts, and how much of its
+/// views it keeps in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Whether the node runs the process managers.
+    pub reactions: Reactions,
+    /// Bytes of view pages kept in memory.
+    pub views_cache_bytes: u64,
+}
+
+impl From<Reactions> for NodeOptions {
+    fn from(reactions: Reactions) -> Self {
+        NodeOptions {
+            reactions,
+            views_cache_bytes: tahc_store::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 impl Node {
     /// Opens the data directory (creating it when new), catches every view
     /// and process manager up with the log, and starts following it.
@@ -155,7 +181,8 @@ impl Node {
     }
 
     /// [`Node::start_with`], opening the log with `log_options` (tests inject a
-    /// failing disk this way).
+    /// failing disk this way); the views keep as many bytes of pages in
+    /// memory as the log (`cache_bytes`).
     pub async fn start_with_log(
         data_dir: &Path,
         clock: Arc<dyn Clock>,
@@ -163,8 +190,12 @@ impl Node {
         log_options: SledOptions,
     ) -> Result<Node, NodeError> {
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
+        let options = NodeOptions {
+            reactions,
+            views_cache_bytes: log_options.cache_bytes,
+        };
         let log = SledLog::open_with(data_dir.join("log"), log_options)?;
-        Self::start_on(data_dir, clock, reactions, Arc::new(log)).await
+        Self::start_on(data_dir, clock, options, Arc::new(log)).await
     }
 
     /// Starts a node whose views live in `data_dir` on `log`, which may be
@@ -172,12 +203,16 @@ impl Node {
     pub async fn start_on(
         data_dir: &Path,
         clock: Arc<dyn Clock>,
-        reactions: Reactions,
+        options: impl Into<NodeOptions>,
         log: Arc<dyn EventStore>,
     ) -> Result<Node, NodeError> {
+        let NodeOptions {
+            reactions,
+            views_cache_bytes,
+        } = options.into();
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
         crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
-        let views = Views::open(data_dir.join("views"))?;
+        let views = Views::open_with_cache(data_dir.join("views"), views_cache_bytes)?;
         let email_key = EmailKey::from_bytes(secret(&*log, data_dir, "email.key").await?);
         let token_key = secret(&*log, data_dir, "token.key").await?;
         let shared: SharedLog = log.clone();

@@ -73,6 +73,15 @@ fn main() {
     }
 }
 
+/// Log options keeping `cache_mib` MiB of pages in memory in each sled
+/// database, as `tahc serve --cache-mib` (a node's views take the same).
+fn cache(cache_mib: u64) -> tahc_store::SledOptions {
+    tahc_store::SledOptions {
+        cache_bytes: cache_mib << 20,
+        ..tahc_store::SledOptions::default()
+    }
+}
+
 /// A node on `dir` without reactions (the benchmarks measure the log, the
 /// views and the API alone), and a new workspace in it with its admin.
 async fn bench_node(

@@ -37,6 +37,10 @@ pub struct SoakArgs {
     /// New visitors a second.
     #[arg(long, default_value_t = 4)]
     visitors: u32,
+    /// MiB of pages each sled database keeps in memory, as `tahc serve
+    /// --cache-mib`.
+    #[arg(long, default_value_t = tahc_store::DEFAULT_CACHE_BYTES >> 20)]
+    cache_mib: u64,
 }
 
 /// Options of the hidden `tahc-bench soak-clients`.
@@ -78,8 +82,15 @@ fn open_fds() -> usize {
 /// Runs `tahc-bench soak`.
 pub async fn run(args: SoakArgs) -> Result<()> {
     let scratch = tempfile::TempDir::new()?;
-    let node =
-        Arc::new(tahc_app::Node::start(scratch.path(), Arc::new(tahc_app::SystemClock)).await?);
+    let node = Arc::new(
+        tahc_app::Node::start_with_log(
+            scratch.path(),
+            Arc::new(tahc_app::SystemClock),
+            tahc_app::Reactions::Run,
+            crate::cache(args.cache_mib),
+        )
+        .await?,
+    );
     let created = node
         .commands
         .create_workspace("Soak".into(), "Ada".into(), "ada@soak.example".into(), None)
@@ -185,6 +196,7 @@ pub async fn run(args: SoakArgs) -> Result<()> {
         json!({
             "bench": "soak",
             "minutes": args.minutes,
+            "cache_mib": args.cache_mib,
             "warm_up_minutes": warm,
             "events": last.events,
             "rss_mean_kib": mean.round(),

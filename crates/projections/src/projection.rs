@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use futures::FutureExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,9 @@ pub struct Projection<P: Projector> {
     opener: Arc<dyn Opener>,
     view: View,
     applied: watch::Sender<Position>,
+    /// Whether its last attempt to apply events failed (a full or failing
+    /// disk): it is retrying, and the view stands still meanwhile.
+    failing: AtomicBool,
 }
 
 impl<P: Projector> Projection<P> {
@@ -66,6 +70,7 @@ impl<P: Projector> Projection<P> {
             opener,
             view,
             applied,
+            failing: AtomicBool::new(false),
         })
     }
 
@@ -77,6 +82,12 @@ impl<P: Projector> Projection<P> {
     /// The last position applied.
     pub fn position(&self) -> Position {
         *self.applied.borrow()
+    }
+
+    /// Whether the view is stuck retrying a failed write or read: the log
+    /// moves on, the view does not until the storage works again.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
     }
 
     /// Waits until the view has applied `position` (or gives up after
@@ -143,6 +154,7 @@ impl<P: Projector> Projection<P> {
                     Some(Err(error)) => break ProjectionError::from(error),
                 }
             };
+            self.failing.store(true, Ordering::Relaxed);
             tracing::warn!(view = P::NAME, error = %failure, "projection failed; retrying");
             tokio::select! {
                 () = &mut stop => return,
@@ -185,6 +197,7 @@ impl<P: Projector> Projection<P> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         self.view.apply(last.position, changes)?;
+        self.failing.store(false, Ordering::Relaxed);
         self.applied.send_replace(last.position);
         Ok(())
     }

@@ -36,8 +36,16 @@ pub struct Views {
 impl Views {
     /// Opens (or creates) the views database in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, ViewError> {
+        Self::open_with_cache(dir, tahc_store::DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Views::open`], keeping `cache_bytes` of pages in memory.
+    pub fn open_with_cache(dir: impl AsRef<Path>, cache_bytes: u64) -> Result<Self, ViewError> {
         Ok(Views {
-            db: sled::Config::new().path(dir).open()?,
+            db: sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .open()?,
         })
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use tahc_store::{EventStore, OpenError, PgLog, SledLog};
+use tahc_store::{EventStore, OpenError, PgLog, SledLog, SledOptions};
 
 /// The log a command runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +31,18 @@ impl LogStore {
         }
     }
 
-    /// Opens the log: sled in `data_dir`, or the database (its schema
-    /// created or migrated).
-    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn EventStore>, OpenError> {
+    /// Opens the log: sled in `data_dir`, tuned by `sled`, or the database
+    /// (its schema created or migrated).
+    pub async fn open(
+        &self,
+        data_dir: &Path,
+        sled: SledOptions,
+    ) -> Result<Arc<dyn EventStore>, OpenError> {
         Ok(match self {
-            LogStore::Sled => Arc::new(SledLog::open(crate::data_dir::log_dir(data_dir))?),
+            LogStore::Sled => Arc::new(SledLog::open_with(
+                crate::data_dir::log_dir(data_dir),
+                sled,
+            )?),
             LogStore::Postgres(url) => Arc::new(PgLog::connect(url).await?),
         })
     }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use tahc_api::graphql_ws::LiveSettings;
 use tahc_api::rate_limit::{Rate, RateLimitSettings, RateLimits};
-use tahc_app::{Node, Reactions, SystemClock};
+use tahc_app::{Node, NodeOptions, Reactions, SystemClock};
 use tahc_events::Position;
+use tahc_store::SledOptions;
 
 use crate::log_store::LogStore;
 
@@ -111,6 +112,27 @@ pub struct ServeArgs {
         value_parser = seconds
     )]
     shutdown_timeout: std::time::Duration,
+    /// MiB of recently used pages each sled database (the log, the views)
+    /// keeps in memory. The memory they take is somewhat more than this.
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "TAHC_CACHE_MIB",
+        default_value_t = tahc_store::DEFAULT_CACHE_BYTES >> 20,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20)
+    )]
+    cache_mib: u64,
+    /// MiB kept free on the file system of the sled log: below it, writes
+    /// are refused (UNAVAILABLE) until space is freed, so a full disk never
+    /// reaches the log (0: no reserve).
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "TAHC_DISK_RESERVE_MIB",
+        default_value_t = tahc_store::DEFAULT_RESERVE_BYTES >> 20,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 20)
+    )]
+    disk_reserve_mib: u64,
     /// On the first start of an empty data directory, load a realistic
     /// sample inbox (visitors, AI and human replies, a handoff, contacts
     /// with notes, closed and pending conversations) through the real
@@ -129,6 +151,15 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl ServeArgs {
+    /// How the flags tune a sled log.
+    fn sled_options(&self) -> SledOptions {
+        SledOptions {
+            cache_bytes: self.cache_mib << 20,
+            reserve_bytes: self.disk_reserve_mib << 20,
+            ..SledOptions::default()
+        }
+    }
+
     /// The rate limits the flags ask for.
     fn rate_limits(&self) -> RateLimitSettings {
         let rate = |per_minute: u32, burst: u32| {
@@ -157,10 +188,14 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     };
     let log = args
         .store
-        .open(&args.data_dir)
+        .open(&args.data_dir, args.sled_options())
         .await
         .map_err(|e| cannot_start(&e))?;
-    let node = Node::start_on(&args.data_dir, Arc::new(SystemClock), Reactions::Run, log)
+    let options = NodeOptions {
+        reactions: Reactions::Run,
+        views_cache_bytes: args.cache_mib << 20,
+    };
+    let node = Node::start_on(&args.data_dir, Arc::new(SystemClock), options, log)
         .await
         .map_err(|e| cannot_start(&e))?;
     let fresh = node.log.head().await.map_err(|e| e.to_string())? == Position::START;

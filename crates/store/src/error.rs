@@ -52,6 +52,17 @@ pub enum AppendError {
     /// The storage refused the write; nothing was stored.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The disk holding the log is nearly full: appends are refused, and
+    /// nothing was stored, until space is freed.
+    #[error(
+        "the disk holding the log has {free_bytes} bytes free, less than the {reserve_bytes} kept in reserve: nothing was stored"
+    )]
+    DiskFull {
+        /// Bytes free on the file system.
+        free_bytes: u64,
+        /// Bytes the log keeps free.
+        reserve_bytes: u64,
+    },
 }
 
 /// Why a read failed.

@@ -31,7 +31,10 @@ pub use log::{
 pub use pg_log::{ImportError, Imported, PgKeys, PgLog, PgOptions, without_password};
 pub use sled_log::durability::{DiskFaults, Durability};
 pub use sled_log::keys as sled_keys;
-pub use sled_log::{SledLog, SledOptions, TREE as SLED_TREE, WriteStats, open_db as open_sled_db};
+pub use sled_log::{
+    DEFAULT_CACHE_BYTES, DEFAULT_RESERVE_BYTES, SledLog, SledOptions, TREE as SLED_TREE,
+    WriteStats, open_db as open_sled_db,
+};
 pub use subject_keys::{KeyError, SLED_KEYS_TREE, SledKeys, SubjectKey, SubjectKeys};
 pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};
 pub use verify::{Verification, verify};

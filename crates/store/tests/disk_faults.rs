@@ -1,7 +1,8 @@
 //! A failing disk (a full one, a dying drive), injected: appends fail with a
 //! clear error, nothing they wrote becomes visible, reads go on, and once
 //! the disk works again the log continues gap-free with its hash chain
-//! intact, across a reopen too.
+//! intact, across a reopen too. A disk short of the log's reserve refuses
+//! appends before sled ever meets a full disk.
 
 use std::sync::Arc;
 
@@ -93,4 +94,41 @@ async fn appends_on_a_failing_disk_fail_show_nothing_and_the_log_goes_on_gap_fre
     assert_eq!(positions, [1, 2, 3]);
     let verification = reopened.verify().await.unwrap();
     assert_eq!((verification.checked, verification.first_bad), (3, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_short_of_its_disk_reserve_refuses_appends_with_disk_full_and_stores_nothing() {
+    let dir = TempDir::new().unwrap();
+    let reserved = |reserve_bytes| {
+        SledLog::open_with(
+            dir.path(),
+            SledOptions {
+                reserve_bytes,
+                ..SledOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    // More than any disk has free.
+    let log = reserved(u64::MAX);
+    let refused = log
+        .append(&stream("a"), ExpectedVersion::NoStream, vec![event(10)])
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(AppendError::DiskFull { free_bytes, reserve_bytes: u64::MAX }) if free_bytes < u64::MAX
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(log.head().await.unwrap(), Position::START);
+    log.close().await;
+    drop(log);
+
+    let log = reserved(0);
+    let appended = log
+        .append(&stream("a"), ExpectedVersion::NoStream, vec![event(10)])
+        .await
+        .unwrap();
+    assert_eq!(appended.first_position, Position(1));
 }

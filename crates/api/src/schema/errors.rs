@@ -111,6 +111,10 @@ pub fn classify(error: AppError, not_found_field: &str) -> Failure {
         AppError::Contention { .. } => {
             Failure::Top(coded("CONFLICT", "too many concurrent changes; retry"))
         }
+        AppError::Append(AppendError::DiskFull { .. }) => Failure::Top(coded(
+            "UNAVAILABLE",
+            "the disk is full: nothing was written; retry later",
+        )),
         AppError::Append(error @ (AppendError::NotDurable(_) | AppendError::Storage(_))) => {
             tracing::error!(%error, "the event log cannot store writes");
             Failure::Top(coded(

@@ -16,15 +16,24 @@ use super::types::node;
 /// How long a mutation waits for the views to show its write.
 const VIEW_PATIENCE: Duration = Duration::from_secs(5);
 
-/// Waits until the views show `position`.
+/// Waits until the views show `position`. When they cannot (their storage
+/// is failing) the answer is UNAVAILABLE, saying the write is stored: a
+/// `sendMessage` retried with the same `idempotencyKey` finds it.
 async fn settled(ctx: &Context<'_>, position: Position) -> Result<()> {
-    if !node(ctx).wait_for(position, VIEW_PATIENCE).await {
+    let node = node(ctx);
+    if node.wait_for(position, VIEW_PATIENCE).await {
+        return Ok(());
+    }
+    if node.views.failing() {
         return Err(coded(
-            "INTERNAL",
-            "the views did not catch up in time; the write is stored",
+            "UNAVAILABLE",
+            "the write is stored, but the views cannot show it yet (their storage is failing)",
         ));
     }
-    Ok(())
+    Err(coded(
+        "INTERNAL",
+        "the views did not catch up in time; the write is stored",
+    ))
 }
 
 /// A command's result that knows where its write landed.

@@ -2,6 +2,7 @@
 
 pub(crate) mod durability;
 pub mod keys;
+mod reserve;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ use crate::subject_keys::{KeyError, SledKeys, SubjectKeys};
 use crate::subscription::{LiveFeed, Subscription};
 use crate::verify::{Verification, verify};
 use durability::{DiskFaults, Durability};
+pub use reserve::DEFAULT_RESERVE_BYTES;
+use reserve::DiskReserve;
 use writer::Writer;
 
 /// The name of the sled tree that holds the log.
@@ -30,12 +33,24 @@ pub const TREE: &str = "log";
 /// Appends that may wait for the writer before callers are held back.
 const QUEUE: usize = 8192;
 
+/// Bytes of pages each of a node's sled databases (the log, the views)
+/// keeps in memory unless told otherwise: room for what is read again soon
+/// (recent records, the inbox's first pages), bounded so that a node's
+/// memory does not grow with its data (sled's own default is 1 GiB each).
+pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
+
 /// Tuning of a [`SledLog`].
 #[derive(Debug, Clone)]
 pub struct SledOptions {
     /// Batches the live channel holds before slow subscribers fall back to
     /// reading storage.
     pub live_capacity: usize,
+    /// Bytes of pages sled keeps in memory (sled counts them as stored, so
+    /// the memory they take is somewhat larger).
+    pub cache_bytes: u64,
+    /// Bytes kept free on the log's file system: appends are refused with
+    /// [`AppendError::DiskFull`] below it (0: no reserve).
+    pub reserve_bytes: u64,
     /// The disk's failures, injected by tests (never, unless told).
     pub faults: Arc<DiskFaults>,
 }
@@ -44,6 +59,8 @@ impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
             live_capacity: crate::subscription::LIVE_CAPACITY,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            reserve_bytes: DEFAULT_RESERVE_BYTES,
             faults: Arc::default(),
         }
     }
@@ -123,7 +140,8 @@ impl SledLog {
     /// [`SledLog::open`] with explicit options.
     pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, OpenError> {
         let dir = dir.as_ref().to_path_buf();
-        let db = open_db(&dir).map_err(|error| open_error(&dir, &error))?;
+        let db =
+            open_db_with(&dir, options.cache_bytes).map_err(|error| open_error(&dir, &error))?;
         let storage = |e: &dyn std::fmt::Display| OpenError::Storage(e.to_string());
         let tree = db.open_tree(TREE).map_err(|e| storage(&e))?;
         let keys = SledKeys::open(&db, &dir).map_err(|e| storage(&e))?;
@@ -149,7 +167,7 @@ impl SledLog {
         let writer = Writer::start(
             db,
             tree.clone(),
-            durability,
+            (durability, DiskReserve::new(&dir, options.reserve_bytes)),
             (head, tail_hash),
             shared.clone(),
             jobs,
@@ -225,9 +243,18 @@ fn is_locked(error: &sled::Error) -> bool {
 /// go of the lock from a background thread shortly after the last handle is
 /// dropped, so a held lock is retried for a moment before it counts.
 pub fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
+    open_db_with(dir, DEFAULT_CACHE_BYTES)
+}
+
+/// [`open_db`] keeping `cache_bytes` of pages in memory.
+fn open_db_with(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
     let started = std::time::Instant::now();
+    let config = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .cache_capacity(cache_bytes);
     loop {
-        match sled::Config::new().path(dir).flush_every_ms(None).open() {
+        match config.open() {
             Err(error) if is_locked(&error) && started.elapsed() < LOCK_PATIENCE => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

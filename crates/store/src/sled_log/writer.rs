@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::durability::Durability;
+use super::reserve::DiskReserve;
 use super::{Shared, keys};
 use crate::append_queue::AppendJob;
 use crate::error::{AppendError, ReadError};
@@ -76,6 +77,8 @@ struct Written {
 /// Checks appends and writes rounds; owns the tail of the log.
 pub(super) struct Writer {
     tree: sled::Tree,
+    /// Free space kept on the disk: below it, rounds are refused whole.
+    reserve: DiskReserve,
     head: Position,
     tail_hash: Digest,
     /// Versions of recently written streams, as stored.
@@ -105,7 +108,7 @@ impl Writer {
     pub fn start(
         db: sled::Db,
         tree: sled::Tree,
-        durability: Durability,
+        (durability, reserve): (Durability, DiskReserve),
         (head, tail_hash): (Position, Digest),
         shared: Arc<Shared>,
         jobs: mpsc::Receiver<AppendJob>,
@@ -123,6 +126,7 @@ impl Writer {
             .spawn(move || flusher.run())?;
         Ok(Writer {
             tree,
+            reserve,
             head,
             tail_hash,
             stream_heads: HashMap::new(),
@@ -154,17 +158,13 @@ impl Writer {
     }
 
     fn commit(&mut self, jobs: Vec<AppendJob>) {
+        if let Err(shortage) = self.reserve.check() {
+            return refuse(jobs, || shortage.into());
+        }
         if self.shared.roll_back.load(Ordering::Acquire) {
             if let Err(error) = self.roll_back() {
                 tracing::error!(%error, "taking back writes that were not made durable failed");
-                return reply(
-                    jobs.into_iter()
-                        .map(|job| Outcome {
-                            reply: job.reply,
-                            result: Err(AppendError::Storage(error.to_string())),
-                        })
-                        .collect(),
-                );
+                return refuse(jobs, || AppendError::Storage(error.to_string()));
             }
         }
         let mut round = Round {
@@ -470,6 +470,18 @@ fn fail_successes(outcomes: Vec<Outcome>, error: impl Fn() -> AppendError) -> Ve
             outcome
         })
         .collect()
+}
+
+/// Answers every append of a round that cannot be written with `error`.
+fn refuse(jobs: Vec<AppendJob>, error: impl Fn() -> AppendError) {
+    reply(
+        jobs.into_iter()
+            .map(|job| Outcome {
+                reply: job.reply,
+                result: Err(error()),
+            })
+            .collect(),
+    );
 }
 
 fn reply(outcomes: Vec<Outcome>) {
