@@ -73,12 +73,22 @@ fn main() {
     }
 }
 
-/// Log options keeping `cache_mib` MiB of pages in memory in each sled
-/// database, as `tahc serve --cache-mib` (a node's views take the same).
-fn cache(cache_mib: u64) -> tahc_store::SledOptions {
-    tahc_store::SledOptions {
-        cache_bytes: cache_mib << 20,
-        ..tahc_store::SledOptions::default()
+/// `--cache-mib` of the benchmarks that run a node, as `tahc serve
+/// --cache-mib`.
+#[derive(clap::Args)]
+struct CacheArgs {
+    /// MiB of pages each sled database (the log, the views) keeps in memory.
+    #[arg(long, default_value_t = tahc_store::DEFAULT_CACHE_BYTES >> 20)]
+    cache_mib: u64,
+}
+
+impl CacheArgs {
+    /// Log options with this cache (a node's views take the same).
+    fn sled_options(&self) -> tahc_store::SledOptions {
+        tahc_store::SledOptions {
+            cache_bytes: self.cache_mib << 20,
+            ..tahc_store::SledOptions::default()
+        }
     }
 }
 

@@ -33,7 +33,7 @@ use tahc_events::{
     ConversationStatus, ConversationStatusChanged, Event, EventMeta, MessagePosted, NewEvent,
     Personal, StreamCategory, StreamId, VisitorFirstSeen,
 };
-use tahc_store::{EventAppender, EventStore, ExpectedVersion, SledLog};
+use tahc_store::{EventAppender, EventStore, ExpectedVersion, SledLog, SledOptions};
 use uuid::Uuid;
 
 use crate::report;
@@ -55,10 +55,8 @@ pub struct QueryArgs {
     /// Requests timed per figure.
     #[arg(long, default_value_t = 2_000)]
     samples: usize,
-    /// MiB of pages each sled database keeps in memory while serving, as
-    /// `tahc serve --cache-mib`.
-    #[arg(long, default_value_t = tahc_store::DEFAULT_CACHE_BYTES >> 20)]
-    cache_mib: u64,
+    #[command(flatten)]
+    cache: crate::CacheArgs,
     /// Directory for the scratch data (default: the system's temporary
     /// directory).
     #[arg(long)]
@@ -328,13 +326,13 @@ async fn over_http(
 
 /// A node on the seeded directory serving the API on a free port; the
 /// views' catch-up rate.
-async fn serve(dir: &Path, events: u64, cache_mib: u64) -> Result<(Arc<Node>, String, f64)> {
+async fn serve(dir: &Path, events: u64, options: SledOptions) -> Result<(Arc<Node>, String, f64)> {
     let started = Instant::now();
     // The raw baseline's sled handle lets go of the directory's lock from
     // a background thread, shortly after it is dropped.
     let mut attempts = 0;
     let node = loop {
-        let options = crate::cache(cache_mib);
+        let options = options.clone();
         match Node::start_with_log(dir, Arc::new(SystemClock), Reactions::Off, options).await {
             Ok(node) => break Arc::new(node),
             Err(tahc_app::NodeError::Log(tahc_store::OpenError::Locked { .. }))
@@ -377,10 +375,10 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
         "raw_sled_batch",
         raw_rate,
     );
-    let (node, url, views_rate) = serve(&dir, events, args.cache_mib).await?;
+    let (node, url, views_rate) = serve(&dir, events, args.cache.sled_options()).await?;
     println!(
         "{}",
-        json!({"bench": "seed_views", "events": events, "events_per_s": views_rate.round(), "conversations": args.conversations, "messages": args.conversations * args.messages, "cache_mib": args.cache_mib})
+        json!({"bench": "seed_views", "events": events, "events_per_s": views_rate.round(), "conversations": args.conversations, "messages": args.conversations * args.messages, "cache_mib": args.cache.cache_mib})
     );
     settle_disk().await;
     let schema = tahc_api::schema::build(node.clone(), &tahc_api::limits::Limits::DEFAULT);
@@ -409,8 +407,7 @@ pub async fn run_mutation(args: MutationArgs) -> Result<()> {
     let scratch = crate::scratch(args.dir.as_ref())?;
     let dir = scratch.path().join("data");
     let (seeded, events, _, _) = seed(&dir, args.conversations, 1, 64).await?;
-    let cache_mib = tahc_store::DEFAULT_CACHE_BYTES >> 20;
-    let (node, url, _) = serve(&dir, events, cache_mib).await?;
+    let (node, url, _) = serve(&dir, events, SledOptions::default()).await?;
     // A bot key: the AI answers in AI-controlled conversations.
     let bot = node
         .commands

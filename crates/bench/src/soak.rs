@@ -37,10 +37,8 @@ pub struct SoakArgs {
     /// New visitors a second.
     #[arg(long, default_value_t = 4)]
     visitors: u32,
-    /// MiB of pages each sled database keeps in memory, as `tahc serve
-    /// --cache-mib`.
-    #[arg(long, default_value_t = tahc_store::DEFAULT_CACHE_BYTES >> 20)]
-    cache_mib: u64,
+    #[command(flatten)]
+    cache: crate::CacheArgs,
 }
 
 /// Options of the hidden `tahc-bench soak-clients`.
@@ -87,7 +85,7 @@ pub async fn run(args: SoakArgs) -> Result<()> {
             scratch.path(),
             Arc::new(tahc_app::SystemClock),
             tahc_app::Reactions::Run,
-            crate::cache(args.cache_mib),
+            args.cache.sled_options(),
         )
         .await?,
     );
@@ -196,7 +194,7 @@ pub async fn run(args: SoakArgs) -> Result<()> {
         json!({
             "bench": "soak",
             "minutes": args.minutes,
-            "cache_mib": args.cache_mib,
+            "cache_mib": args.cache.cache_mib,
             "warm_up_minutes": warm,
             "events": last.events,
             "rss_mean_kib": mean.round(),

@@ -151,7 +151,7 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl ServeArgs {
-    /// How the flags tune a sled log.
+    /// How the flags tune a sled log (the views take its cache size too).
     fn sled_options(&self) -> SledOptions {
         SledOptions {
             cache_bytes: self.cache_mib << 20,
@@ -186,15 +186,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             args.store
         )
     };
-    let log = args
-        .store
-        .open(&args.data_dir, args.sled_options())
-        .await
-        .map_err(|e| cannot_start(&e))?;
+    let sled = args.sled_options();
     let options = NodeOptions {
         reactions: Reactions::Run,
-        views_cache_bytes: args.cache_mib << 20,
+        views_cache_bytes: sled.cache_bytes,
     };
+    let log = args
+        .store
+        .open(&args.data_dir, sled)
+        .await
+        .map_err(|e| cannot_start(&e))?;
     let node = Node::start_on(&args.data_dir, Arc::new(SystemClock), options, log)
         .await
         .map_err(|e| cannot_start(&e))?;
