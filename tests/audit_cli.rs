@@ -394,3 +394,172 @@ async fn keys_are_as_durable_as_the_messages_they_seal_across_a_sigkill() {
         "every acknowledged message opens after the crash"
     );
 }
+
+/// `tahc ARGS --store STORE` with `dir` as its data directory.
+fn tahc_on_store(dir: &Path, store: &str, args: &[&str]) -> Output {
+    let mut with_store = args.to_vec();
+    with_store.extend(["--store", store]);
+    tahc(dir, &with_store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_audit_command_reads_a_postgres_log_as_it_read_the_sled_log_it_came_from() {
+    let (h, _) = history().await;
+    let pg = support::postgres::fresh_store().await;
+    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_tahc"))
+        .args(["migrate", "--to", &pg.url, "--from"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let conversation = h.conversation.to_string();
+    let contact = h.contact.to_string();
+    // The PostgreSQL commands get a data directory of their own: only
+    // rebuild and export use it, for the views.
+    let views = TempDir::new().unwrap();
+    let same = |args: &[&str]| {
+        let sled = tahc(h.dir.path(), args);
+        let postgres = tahc_on_store(views.path(), &pg.url, args);
+        assert!(sled.status.success(), "{args:?}: {}", text(&sled.stderr));
+        assert!(
+            postgres.status.success(),
+            "{args:?}: {}",
+            text(&postgres.stderr)
+        );
+        assert_eq!(text(&postgres.stdout), text(&sled.stdout), "{args:?}");
+        text(&postgres.stdout)
+    };
+    assert!(same(&["verify"]).contains("hash chain intact"));
+    let events = same(&["events", "--json"]);
+    assert!(events.contains("pat@example.com"), "{events}");
+    same(&["events", "--conversation", &conversation]);
+    same(&["replay", "--conversation", &conversation]);
+    let until = h.started_at.to_string();
+    same(&["replay", "--conversation", &conversation, "--until", &until]);
+    // An export says when it was made; everything else is the same.
+    let export = |output: Output| {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let mut document: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(document["exportedAt"].is_string(), "{document}");
+        document["exportedAt"] = Value::Null;
+        document
+    };
+    let exported = export(tahc_on_store(
+        views.path(),
+        &pg.url,
+        &["export", "--contact", &contact],
+    ));
+    assert_eq!(
+        exported,
+        export(tahc(h.dir.path(), &["export", "--contact", &contact]))
+    );
+    assert_eq!(exported["contact"]["email"], "pat@example.com");
+
+    // An auditor's database role that may only read does for the commands
+    // that only read.
+    let auditor = format!("{}_auditor", pg.schema);
+    pg.database
+        .batch_execute(&format!(
+            "CREATE ROLE {auditor} LOGIN; GRANT USAGE ON SCHEMA {schema} TO {auditor};
+             GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {auditor};",
+            schema = pg.schema
+        ))
+        .await
+        .unwrap();
+    let (scheme, rest) = pg.url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    let read_only = format!("{scheme}://{auditor}@{host}");
+    for args in [
+        &["verify"][..],
+        &["events", "--json"],
+        &["replay", "--conversation", &conversation],
+    ] {
+        let sled = tahc(h.dir.path(), args);
+        let audited = tahc_on_store(views.path(), &read_only, args);
+        assert!(
+            audited.status.success(),
+            "{args:?}: {}",
+            text(&audited.stderr)
+        );
+        assert_eq!(text(&audited.stdout), text(&sled.stdout), "{args:?}");
+    }
+    // Rebuild and export write only the node's own views.
+    let rebuilt = tahc_on_store(views.path(), &read_only, &["rebuild"]);
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt.stderr));
+    assert_eq!(
+        export(tahc_on_store(
+            views.path(),
+            &read_only,
+            &["export", "--contact", &contact],
+        )),
+        exported
+    );
+    pg.database
+        .batch_execute(&format!("DROP OWNED BY {auditor}; DROP ROLE {auditor};"))
+        .await
+        .unwrap();
+
+    let rebuilt = tahc_on_store(views.path(), &pg.url, &["rebuild"]);
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt.stderr));
+    assert!(text(&rebuilt.stdout).contains("rebuilt every view from"));
+    assert!(
+        !holds(
+            &bytes_under(&views.path().join("views")),
+            "delete me please"
+        ),
+        "erased text in the views rebuilt from PostgreSQL"
+    );
+    let unknown = tahc_on_store(
+        views.path(),
+        &pg.url,
+        &["export", "--contact", &Uuid::now_v7().to_string()],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no contact"));
+    assert!(!text(&unknown.stderr).contains("password"));
+    pg.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_commands_on_a_database_without_a_log_say_so_and_create_no_tables() {
+    let pg = support::postgres::fresh_store().await;
+    let dir = TempDir::new().unwrap();
+    let verified = tahc_on_store(dir.path(), &pg.url, &["verify"]);
+    assert_eq!(verified.status.code(), Some(1));
+    assert!(
+        text(&verified.stderr).contains("no tahc event log in the database"),
+        "{}",
+        text(&verified.stderr)
+    );
+    let events = tahc_on_store(dir.path(), &pg.url, &["events"]);
+    assert!(events.status.success(), "{}", text(&events.stderr));
+    assert!(text(&events.stderr).contains("no events yet"));
+    for args in [
+        &["rebuild"][..],
+        &["replay", "--conversation", &Uuid::now_v7().to_string()],
+        &["export", "--contact", &Uuid::now_v7().to_string()],
+    ] {
+        let refused = tahc_on_store(dir.path(), &pg.url, args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&refused.stderr).contains("no tahc event log"),
+            "{args:?}: {}",
+            text(&refused.stderr)
+        );
+    }
+    let tables: i64 = pg
+        .database
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+            &[&pg.schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "a read-only command created tables");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created in the data directory"
+    );
+    pg.remove().await;
+}

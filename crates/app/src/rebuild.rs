@@ -15,7 +15,7 @@ use tahc_events::Position;
 use tahc_projections::{
     ContactsProjector, ConversationsProjector, Projection, ProjectionError, TeamProjector, Views,
 };
-use tahc_store::{EventStore, LogReader, SledLog};
+use tahc_store::EventStore;
 
 use crate::node::NodeError;
 use crate::vault::Vault;
@@ -87,7 +87,7 @@ pub fn finish_interrupted(views: &Path) -> Result<(), NodeError> {
 /// Rebuilds the views of `views` from `log`, reporting `(applied, head)`
 /// after every step.
 pub async fn rebuild(
-    log: &SledLog,
+    log: &(impl EventStore + ?Sized),
     views: &Path,
     mut progress: impl FnMut(Position, Position),
 ) -> Result<Rebuilt, NodeError> {

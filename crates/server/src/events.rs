@@ -7,17 +7,17 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use tahc_app::LogSelection;
 use tahc_events::{Position, RecordedEvent, StreamCategory, StreamId};
-use tahc_store::EventStore;
+use tahc_store::OpenError;
 use uuid::Uuid;
 
-use crate::DataDirArg;
-use crate::data_dir::{OpenLogError, id_arg, open_existing_log, vault_of};
+use crate::data_dir::{id_arg, vault_of};
+use crate::log_store::LogArgs;
 
 /// Options of `tahc events`.
 #[derive(clap::Args)]
 pub struct EventsArgs {
     #[command(flatten)]
-    data: DataDirArg,
+    log: LogArgs,
     /// One JSON object per line: the envelope with its payload, personal
     /// data opened (`null` where erased).
     #[arg(long)]
@@ -81,11 +81,12 @@ impl EventsArgs {
 /// Prints the requested part of the log.
 pub async fn run(args: EventsArgs) -> Result<ExitCode, String> {
     let selection = args.selection()?;
-    let log = match open_existing_log(&args.data.data_dir) {
+    let log = match args.log.open().await {
         Ok(log) => log,
-        // A fresh data directory simply has no events yet; nothing is created.
-        Err(OpenLogError::Missing(dir)) => {
-            eprintln!("no events yet: {} holds no tahc event log", dir.display());
+        // A fresh data directory (or database) simply has no events yet;
+        // nothing is created.
+        Err(OpenError::NoLog(location)) => {
+            eprintln!("no events yet: {location} holds no tahc event log");
             return Ok(ExitCode::SUCCESS);
         }
         Err(error) => return Err(error.to_string()),
@@ -101,10 +102,10 @@ pub async fn run(args: EventsArgs) -> Result<ExitCode, String> {
         )
         .map_err(|e| e.to_string())?;
     }
-    let vault = vault_of(&log);
+    let vault = vault_of(&*log);
     while remaining > 0 {
         let page = selection
-            .page(&log, after, PAGE.min(remaining))
+            .page(&*log, after, PAGE.min(remaining))
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };

@@ -2,10 +2,10 @@
 //! (one node) or a PostgreSQL database that several nodes share.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tahc_store::{EventStore, OpenError, PgLog, SledLog, SledOptions};
+use tahc_store::{EventStore, OpenError, PgLog, PgOptions, SledLog, SledOptions};
 
 /// The log a command runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,74 @@ impl LogStore {
             )?),
             LogStore::Postgres(url) => Arc::new(PgLog::connect(url).await?),
         })
+    }
+
+    /// Opens a log that must already exist, for commands that read it:
+    /// where there is none, [`OpenError::NoLog`], and nothing is created
+    /// (no directory, no tables).
+    pub async fn open_existing(&self, data_dir: &Path) -> Result<Arc<dyn EventStore>, OpenError> {
+        Ok(match self {
+            LogStore::Sled => Arc::new(crate::data_dir::open_sled_log(data_dir)?),
+            LogStore::Postgres(url) => {
+                let options = PgOptions {
+                    migrate: false,
+                    ..PgOptions::default()
+                };
+                Arc::new(PgLog::connect_with(url, options).await?)
+            }
+        })
+    }
+}
+
+/// `--store`, shared by every command that opens a log.
+#[derive(clap::Args)]
+pub struct StoreArg {
+    /// Where the event log lives: `sled`, in the data directory (one node),
+    /// or a `postgres://` URL of a database several nodes share (each
+    /// keeps its views in its own data directory; docs/scaling.md).
+    #[arg(
+        long = "store",
+        id = "store",
+        value_name = "STORE",
+        env = "TAHC_STORE",
+        hide_env_values = true,
+        default_value = "sled",
+        value_parser = StoreParser
+    )]
+    pub log: LogStore,
+}
+
+/// Where the commands that read a log (`events`, `verify`, `replay`,
+/// `rebuild`, `export`) find it.
+#[derive(clap::Args)]
+pub struct LogArgs {
+    /// The data directory: its sled log in DIR/log, a node's views in
+    /// DIR/views. With a postgres:// store only `rebuild` and `export` use
+    /// it, for the views.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TAHC_DATA_DIR",
+        default_value = "./tahc-data"
+    )]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+impl LogArgs {
+    /// The existing log these arguments name.
+    pub async fn open(&self) -> Result<Arc<dyn EventStore>, OpenError> {
+        self.store.log.open_existing(&self.data_dir).await
+    }
+
+    /// Where the log is, for messages: the data directory, or the
+    /// database without its password.
+    pub fn location(&self) -> String {
+        match &self.store.log {
+            LogStore::Sled => self.data_dir.display().to_string(),
+            postgres => postgres.to_string(),
+        }
     }
 }
 

@@ -15,7 +15,6 @@ mod replay;
 mod serve;
 mod verify;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -96,19 +95,6 @@ impl Cli {
     }
 }
 
-/// Where a tahc node keeps its data.
-#[derive(clap::Args)]
-struct DataDirArg {
-    /// The data directory (the log lives in DIR/log).
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "TAHC_DATA_DIR",
-        default_value = "./tahc-data"
-    )]
-    data_dir: PathBuf,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run the service on a data directory (embedded sled by default).
@@ -116,11 +102,11 @@ enum Command {
     /// Print the event log, oldest first.
     Events(events::EventsArgs),
     /// Walk the hash chain; exit 0 when it holds, 1 with the first bad position.
-    Verify(DataDirArg),
+    Verify(log_store::LogArgs),
     /// Print one conversation as it stood at a time or log position.
     Replay(replay::ReplayArgs),
     /// Drop every view and rebuild it from the log (the node must be stopped).
-    Rebuild(DataDirArg),
+    Rebuild(log_store::LogArgs),
     /// Print everything about one contact as JSON (a privacy request).
     Export(export::ExportArgs),
     /// Copy a data directory's sled log into an empty PostgreSQL log, with
@@ -142,7 +128,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Events(args) => events::run(args).await,
-            Command::Verify(args) => verify::run(&args.data_dir).await,
+            Command::Verify(args) => verify::run(args).await,
             Command::Replay(args) => replay::run(args).await,
             Command::Rebuild(args) => rebuild::run(args).await,
             Command::Export(args) => export::run(args).await,

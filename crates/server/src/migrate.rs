@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use tahc_store::{EventStore, PgLog, verify};
 
-use crate::data_dir::open_existing_log;
+use crate::data_dir::open_sled_log;
 use crate::log_store::{LogStore, StoreParser};
 
 /// The data directory's secrets that move with its log.
@@ -31,7 +31,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode, String> {
     let LogStore::Postgres(url) = &args.to else {
         return Err("--to must be a postgres:// URL".into());
     };
-    let source = open_existing_log(&args.from).map_err(|e| e.to_string())?;
+    let source = open_sled_log(&args.from).map_err(|e| e.to_string())?;
     let checked = verify(&source).await.map_err(|e| e.to_string())?;
     if let Some(position) = checked.first_bad {
         return Err(format!(

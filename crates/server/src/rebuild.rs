@@ -4,14 +4,12 @@
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tahc_store::EventStore;
 
-use crate::DataDirArg;
-use crate::data_dir::open_existing_log;
+use crate::log_store::LogArgs;
 
 /// Rebuilds the views and reports how fast.
-pub async fn run(args: DataDirArg) -> Result<ExitCode, String> {
-    let log = open_existing_log(&args.data_dir).map_err(|e| e.to_string())?;
+pub async fn run(args: LogArgs) -> Result<ExitCode, String> {
+    let log = args.open().await.map_err(|e| e.to_string())?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{spinner} rebuilding views [{bar:40}] {pos}/{len} positions, {per_sec}, eta {eta}",
@@ -19,7 +17,7 @@ pub async fn run(args: DataDirArg) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?
         .progress_chars("=> "),
     );
-    let rebuilt = tahc_app::rebuild::rebuild(&log, &args.data_dir.join("views"), |at, head| {
+    let rebuilt = tahc_app::rebuild::rebuild(&*log, &args.data_dir.join("views"), |at, head| {
         bar.set_length(head.0);
         bar.set_position(at.0);
     })

@@ -8,17 +8,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tahc_app::history::{AsOf, ConversationAsOf, conversation_as_of};
 use tahc_events::Position;
 use tahc_projections::Window;
-use tahc_store::EventStore;
 use uuid::Uuid;
 
-use crate::DataDirArg;
-use crate::data_dir::{id_arg, open_existing_log, vault_of};
+use crate::data_dir::{id_arg, vault_of};
+use crate::log_store::LogArgs;
 
 /// Options of `tahc replay`.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
     #[command(flatten)]
-    data: DataDirArg,
+    log: LogArgs,
     /// The conversation (UUID or API id).
     #[arg(long, value_name = "ID", value_parser = id_arg("Conversation"))]
     conversation: Uuid,
@@ -42,9 +41,9 @@ fn point(text: &str) -> Result<AsOf, String> {
 
 /// Prints the conversation as of the point asked for.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
-    let log = open_existing_log(&args.data.data_dir).map_err(|e| e.to_string())?;
+    let log = args.log.open().await.map_err(|e| e.to_string())?;
     let until = args.until.unwrap_or(AsOf::Position(Position(u64::MAX)));
-    let replayed = conversation_as_of(&log, vault_of(&log), None, args.conversation, until).await;
+    let replayed = conversation_as_of(&*log, vault_of(&*log), None, args.conversation, until).await;
     log.close().await;
     let Some(history) = replayed.map_err(|e| e.to_string())? else {
         eprintln!(

@@ -13,7 +13,7 @@ use tahc_app::{Node, NodeOptions, Reactions, SystemClock};
 use tahc_events::Position;
 use tahc_store::SledOptions;
 
-use crate::log_store::LogStore;
+use crate::log_store::{LogStore, StoreArg};
 
 /// Prints a line of the banner; a closed stdout (a terminal gone, a pipe
 /// nobody reads) must never stop the server.
@@ -39,18 +39,8 @@ pub struct ServeArgs {
         default_value = "./tahc-data"
     )]
     data_dir: PathBuf,
-    /// Where the event log lives: `sled`, in the data directory (one node),
-    /// or a `postgres://` URL of a database several nodes share (each
-    /// keeps its views in its own data directory; docs/scaling.md).
-    #[arg(
-        long,
-        value_name = "STORE",
-        env = "TAHC_STORE",
-        hide_env_values = true,
-        default_value = "sled",
-        value_parser = crate::log_store::StoreParser
-    )]
-    store: LogStore,
+    #[command(flatten)]
+    store: StoreArg,
     /// The address to listen on (port 0 picks a free one).
     #[arg(
         long,
@@ -183,7 +173,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         format!(
             "cannot start on {} with the log in {}: {e}",
             args.data_dir.display(),
-            args.store
+            args.store.log
         )
     };
     let sled = args.sled_options();
@@ -193,6 +183,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     };
     let log = args
         .store
+        .log
         .open(&args.data_dir, sled)
         .await
         .map_err(|e| cannot_start(&e))?;
@@ -205,14 +196,14 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
-    tracing::info!(%address, data_dir = %args.data_dir.display(), store = %args.store, "serving");
+    tracing::info!(%address, data_dir = %args.data_dir.display(), store = %args.store.log, "serving");
     say!("tahc is running at {base}");
     say!("  Agent inbox: {base}/");
     say!("  GraphQL endpoint (GraphiQL in a browser): {base}/graphql");
     say!("  Health: {base}/healthz   Readiness: {base}/readyz");
     say!("  Data directory: {}", args.data_dir.display());
-    if args.store != LogStore::Sled {
-        say!("  Event log: {}", args.store);
+    if args.store.log != LogStore::Sled {
+        say!("  Event log: {}", args.store.log);
     }
     // Nodes of a shared log starting together on an empty database create
     // the default workspace once; the others find it there.

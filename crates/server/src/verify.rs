@@ -1,25 +1,25 @@
 //! `tahc verify`: proof that no stored byte of the log changed.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use tahc_store::{EventStore, OpenError, ReadError};
+use tahc_store::{OpenError, ReadError, verify};
 
-use crate::data_dir::{OpenLogError, open_existing_log};
+use crate::log_store::LogArgs;
 
 /// Walks the chain; exit 0 when it holds, 1 naming the first bad position.
-pub async fn run(data_dir: &Path) -> Result<ExitCode, String> {
-    let log = match open_existing_log(data_dir) {
+pub async fn run(args: LogArgs) -> Result<ExitCode, String> {
+    let log = match args.open().await {
         Ok(log) => log,
-        // A damaged tail keeps the log from opening for writes: that is a
-        // verification failure too, at that position.
-        Err(OpenLogError::Open(OpenError::Corrupt(ReadError::Corrupt { position, .. }))) => {
+        // A damaged tail keeps a sled log from opening for writes: that is
+        // a verification failure too, at that position.
+        Err(OpenError::Corrupt(ReadError::Corrupt { position, .. })) => {
             return Ok(bad(position, 0));
         }
         Err(error) => return Err(error.to_string()),
     };
-    let verification = log.verify().await.map_err(|e| e.to_string())?;
+    let verification = verify(&*log).await;
     log.close().await;
+    let verification = verification.map_err(|e| e.to_string())?;
     Ok(match verification.first_bad {
         None => {
             println!("ok: {} events, hash chain intact", verification.checked);

@@ -99,4 +99,19 @@ pub enum OpenError {
     /// The storage failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// There is no log where one was expected: a command that only reads
+    /// creates none by accident.
+    #[error("no tahc event log in {0}")]
+    NoLog(String),
+    /// The log's schema is older than this binary's, and the command does
+    /// not migrate it.
+    #[error(
+        "the log's schema is at version {found}, this tahc needs {needed}: start a node (tahc serve) on it once to migrate it"
+    )]
+    Outdated {
+        /// The schema version found.
+        found: i32,
+        /// The version this binary reads.
+        needed: i32,
+    },
 }

@@ -63,6 +63,11 @@ pub struct PgOptions {
     /// Batches the live channel holds before a slow subscriber lags (and
     /// reads the table instead).
     pub live_capacity: usize,
+    /// Create the schema or bring it up to date, as a node does. `false`
+    /// for commands that only read an existing log: a database without one
+    /// is then [`OpenError::NoLog`], an older schema
+    /// [`OpenError::Outdated`], and nothing is created.
+    pub migrate: bool,
 }
 
 impl Default for PgOptions {
@@ -71,6 +76,7 @@ impl Default for PgOptions {
             schema: None,
             poll: Duration::from_millis(200),
             live_capacity: crate::subscription::LIVE_CAPACITY,
+            migrate: true,
         }
     }
 }
@@ -108,7 +114,8 @@ fn unreachable_database(url_shown: &str, error: &tokio_postgres::Error) -> OpenE
 
 impl PgLog {
     /// Connects to the database at `url` (a `postgres://` URL), creating or
-    /// migrating the schema.
+    /// migrating the schema (see [`PgOptions::migrate`] for commands that
+    /// must not).
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         Self::connect_with(url, PgOptions::default()).await
     }
@@ -125,9 +132,25 @@ impl PgLog {
         let mut setup = connect(config.clone())
             .await
             .map_err(|e| unreachable_database(&shown, &e))?;
-        schema::migrate(&mut setup)
-            .await
-            .map_err(|e| unreachable_database(&shown, &e))?;
+        if options.migrate {
+            schema::migrate(&mut setup)
+                .await
+                .map_err(|e| unreachable_database(&shown, &e))?;
+        } else {
+            match schema::version(&setup)
+                .await
+                .map_err(|e| unreachable_database(&shown, &e))?
+            {
+                None => return Err(OpenError::NoLog(format!("the database {shown}"))),
+                Some(found) if found < schema::VERSION => {
+                    return Err(OpenError::Outdated {
+                        found,
+                        needed: schema::VERSION,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
         let writer_client = setup;
         let reader = connect(config.clone())
             .await
@@ -390,20 +413,25 @@ impl EventStore for PgLog {
             .client()
             .await
             .map_err(|e| KeyError::Storage(e.to_string()))?;
-        // The first node to ask stores its fresh secret; all read the one
-        // stored.
-        reader
-            .execute(
-                "INSERT INTO tahc_secrets (name, value) VALUES ($1, $2)
-                 ON CONFLICT (name) DO NOTHING",
-                &[&name, &&fresh[..]],
-            )
-            .await
-            .map_err(failed)?;
-        let row = reader
-            .query_one("SELECT value FROM tahc_secrets WHERE name = $1", &[&name])
-            .await
-            .map_err(failed)?;
+        let stored = "SELECT value FROM tahc_secrets WHERE name = $1";
+        // Read first: a secret is written once, and a reader's role may
+        // not write at all.
+        let row = match reader.query_opt(stored, &[&name]).await.map_err(failed)? {
+            Some(row) => row,
+            None => {
+                // The first node to ask stores its fresh secret; all read
+                // the one stored.
+                reader
+                    .execute(
+                        "INSERT INTO tahc_secrets (name, value) VALUES ($1, $2)
+                         ON CONFLICT (name) DO NOTHING",
+                        &[&name, &&fresh[..]],
+                    )
+                    .await
+                    .map_err(failed)?;
+                reader.query_one(stored, &[&name]).await.map_err(failed)?
+            }
+        };
         let value: &[u8] = row.get(0);
         value.try_into().map(Some).map_err(|_| KeyError::Malformed {
             subject: format!("secret {name}"),

@@ -34,6 +34,25 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// The schema version this binary writes and reads.
+pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// The version of the schema in the database (on its `search_path`), or
+/// `None` where there is no tahc log at all. Changes nothing.
+pub async fn version(client: &Client) -> Result<Option<i32>, tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('tahc_schema_version') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_opt("SELECT version FROM tahc_schema_version", &[])
+        .await?
+        .map(|row| row.get(0)))
+}
+
 /// A lock id of our own among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x7461_6863_6d69_6772; // "tahcmigr"
 
