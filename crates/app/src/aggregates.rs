@@ -4,9 +4,11 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use lru::LruCache;
 use rand::Rng;
 use tahc_domain::Aggregate;
 use tahc_events::{Event, EventMeta, NewEvent, StreamId};
@@ -67,7 +69,7 @@ pub struct Context {
 pub struct Aggregates {
     log: SharedLog,
     vault: Arc<Vault>,
-    recent: Arc<Mutex<HashMap<StreamId, Recent>>>,
+    recent: Arc<Mutex<LruCache<StreamId, Recent>>>,
     /// Streams this node is changing right now: one command per stream at a
     /// time, so commands on a busy stream queue instead of losing races to
     /// each other (other nodes may still race; the retries are for them).
@@ -82,9 +84,11 @@ struct Recent {
     state: Box<dyn Any + Send>,
 }
 
-/// Streams whose folded state is kept; past it the memory starts afresh
-/// (a stream not kept is folded from the log, as always).
-const RECENT_STREAMS: usize = 50_000;
+/// Streams whose folded state is kept: the ones written or loaded most
+/// recently, so a busy node's memory for them stays flat (a few MiB) however
+/// many conversations it has seen. A stream that fell out is folded from the
+/// log again, as always.
+const RECENT_STREAMS: NonZeroUsize = NonZeroUsize::new(4_096).expect("not zero");
 
 impl Aggregates {
     /// Over a log, sealing personal data with the keys of `vault`.
@@ -93,13 +97,13 @@ impl Aggregates {
         Aggregates {
             log,
             vault,
-            recent: Arc::default(),
+            recent: Arc::new(Mutex::new(LruCache::new(RECENT_STREAMS))),
             writing: Arc::default(),
         }
     }
 
     fn recall<S: Clone + 'static>(&self, stream: &StreamId) -> Option<(Uuid, Loaded<S>)> {
-        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         let kept = recent.get(stream)?;
         let state = kept.state.downcast_ref::<S>()?.clone();
         Some((
@@ -119,10 +123,7 @@ impl Aggregates {
         state: S,
     ) {
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.len() >= RECENT_STREAMS && !recent.contains_key(stream) {
-            recent.clear();
-        }
-        recent.insert(
+        recent.put(
             stream.clone(),
             Recent {
                 workspace_id,
@@ -310,4 +311,41 @@ fn category_name(stream: &StreamId) -> &'static str {
     stream
         .parse()
         .map_or("stream", |(category, _)| category.prefix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tahc_events::StreamCategory;
+    use tahc_store::{EventStore, SledLog};
+
+    fn aggregates() -> (tempfile::TempDir, Aggregates) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let log = SledLog::open(dir.path()).unwrap();
+        let vault = Arc::new(Vault::new(log.subject_keys()));
+        (dir, Aggregates::new(Arc::new(log), vault))
+    }
+
+    fn conversation(n: usize) -> StreamId {
+        crate::stream(StreamCategory::Conversation, Uuid::from_u128(n as u128))
+    }
+
+    #[test]
+    fn the_remembered_states_are_bounded_and_the_least_recently_used_goes_first() {
+        let (_dir, aggregates) = aggregates();
+        let workspace = Uuid::from_u128(1);
+        for n in 0..RECENT_STREAMS.get() {
+            aggregates.remember(&conversation(n), workspace, 1, n);
+        }
+        // Touching the oldest keeps it; the next new stream pushes out the
+        // second oldest instead.
+        assert!(aggregates.recall::<usize>(&conversation(0)).is_some());
+        aggregates.remember(&conversation(RECENT_STREAMS.get()), workspace, 1, 0usize);
+
+        let recent = aggregates.recent.lock().unwrap();
+        assert_eq!(recent.len(), RECENT_STREAMS.get());
+        assert!(recent.contains(&conversation(0)));
+        assert!(!recent.contains(&conversation(1)));
+        assert!(recent.contains(&conversation(RECENT_STREAMS.get())));
+    }
 }

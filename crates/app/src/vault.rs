@@ -2,13 +2,14 @@
 //! Poly1305 under each subject's key, the subject's id bound in as
 //! associated data so a sealed field cannot be passed off as another's.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use lru::LruCache;
 use tahc_events::{
     ContactErased, Event, KeysUnavailable, Opener, Personal, RecordedEvent, Sealed, StreamCategory,
     StreamId,
@@ -17,15 +18,15 @@ use tahc_events::{
 use crate::error::AppError;
 use tahc_store::{KeyError, SubjectKey, SubjectKeys};
 
-/// Keys kept in memory before the cache starts afresh.
-const CACHED_KEYS: usize = 100_000;
+/// Keys kept in memory, the most recently used (about 13 MiB when full).
+const CACHED_KEYS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
 
 /// Seals and opens personal fields with the subject keys of one log.
 pub struct Vault {
     keys: Arc<dyn SubjectKeys>,
     /// Keys known to exist. Held while the store is read, so that a key
     /// destroyed meanwhile can never be put back.
-    cache: Mutex<HashMap<String, SubjectKey>>,
+    cache: Mutex<LruCache<String, SubjectKey>>,
 }
 
 impl Vault {
@@ -34,7 +35,7 @@ impl Vault {
     pub fn new(keys: Arc<dyn SubjectKeys>) -> Self {
         Vault {
             keys,
-            cache: Mutex::default(),
+            cache: Mutex::new(LruCache::new(CACHED_KEYS)),
         }
     }
 
@@ -49,10 +50,7 @@ impl Vault {
             self.keys.key(subject)?
         };
         if let Some(key) = key {
-            if cache.len() >= CACHED_KEYS {
-                cache.clear();
-            }
-            cache.insert(subject.to_owned(), key);
+            cache.put(subject.to_owned(), key);
         }
         Ok(key)
     }
@@ -127,7 +125,7 @@ impl Vault {
     pub fn destroy(&self, subjects: &[String]) -> Result<(), KeyError> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         for subject in subjects {
-            cache.remove(subject);
+            cache.pop(subject);
         }
         self.keys.destroy(subjects)
     }
@@ -169,6 +167,7 @@ impl Opener for Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use tahc_events::MessagePosted;
     use uuid::Uuid;
 
