@@ -11,9 +11,10 @@
 //! **One round trip** when the writer knows every stream of the round: it
 //! remembers the head, its hash and the versions of the streams it wrote
 //! ([`Known`]), exact for as long as no other node appends. Such a round
-//! stages from memory and sends insert, notify and commit at once; the
-//! insert moves the head only if it is still where this writer left it,
-//! and writes nothing otherwise, so a stale memory stores nothing. **Two
+//! stages from memory and sends one statement that moves the head,
+//! inserts and notifies, and is a transaction of its own; it moves the
+//! head only if it is still where this writer left it, and writes nothing
+//! otherwise, so a stale memory stores nothing. **Two
 //! round trips** otherwise (a stream it has not seen, another node
 //! appended, an event id stored already): the first locks the head row and
 //! reads the round's stored ids and stream versions, the second writes and
@@ -165,7 +166,6 @@ struct Statements {
     stored_ids: Statement,
     stream_versions: Statement,
     write: Statement,
-    notify: Statement,
 }
 
 impl Statements {
@@ -192,23 +192,24 @@ impl Statements {
                      ) v",
                 )
                 .await?,
-            // Moves the head from ($8, $9) to ($6, $7) and inserts the
-            // records, or, if the head is not at ($8, $9), does nothing (0
-            // rows). The hash tells this writer's chain from another's that
-            // reached the same position.
+            // Moves the head from ($8, $9) to ($6, $7), inserts the records
+            // and notifies the other nodes, or, if the head is not at ($8,
+            // $9), does nothing (0 rows). The hash tells this writer's chain
+            // from another's that reached the same position. One statement,
+            // so that outside a transaction block it is a transaction of
+            // its own: one message, one answer, committed before it.
             write: client
                 .prepare(
                     "WITH moved AS (
                          UPDATE tahc_log_head SET position = $6, hash = $7
-                         WHERE id = 1 AND position = $8 AND hash = $9 RETURNING 1
+                         WHERE id = 1 AND position = $8 AND hash = $9 RETURNING position
+                     ), inserted AS (
+                         INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
+                         SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])
+                         WHERE EXISTS (SELECT 1 FROM moved)
                      )
-                     INSERT INTO tahc_events (position, event_id, stream_id, stream_version, record)
-                     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bytea[])
-                     WHERE EXISTS (SELECT 1 FROM moved)",
+                     SELECT pg_notify('tahc_log', position::text) FROM moved",
                 )
-                .await?,
-            notify: client
-                .prepare("SELECT pg_notify('tahc_log', $1)")
                 .await?,
         })
     }
@@ -222,8 +223,8 @@ struct Flight {
     round: Round,
 }
 
-/// A flight and what its write came to (rows inserted; 0: nothing stored).
-type Landing = Pin<Box<dyn Future<Output = (Flight, Result<u64, Failure>)> + Send>>;
+/// A flight and what its write came to (whether it stored the round).
+type Landing = Pin<Box<dyn Future<Output = (Flight, Result<bool, Failure>)> + Send>>;
 
 /// The writer and its connection.
 pub(super) struct Writer {
@@ -333,7 +334,7 @@ impl Writer {
                 results,
                 round,
             };
-            let written = write(&client, &statements, &flight.round, from, true).await;
+            let written = write(&client, &statements, &flight.round, from, Transaction::Own).await;
             (flight, written)
         }));
     }
@@ -341,13 +342,13 @@ impl Writer {
     /// Answers a landed one-trip round; one that stored nothing (and, as
     /// they follow on from it, every round behind it) goes again in two
     /// trips.
-    fn land(&mut self, flight: Flight, written: Result<u64, Failure>) {
+    fn land(&mut self, flight: Flight, written: Result<bool, Failure>) {
         match written {
-            Ok(rows) if rows > 0 => {
+            Ok(true) => {
                 self.publisher.publish(flight.round.sealed);
                 reply_each(flight.jobs, flight.results);
             }
-            Ok(_) | Err(Failure::Refused(_)) => {
+            Ok(false) | Err(Failure::Refused(_)) => {
                 self.lose_track();
                 self.missed.push(flight.jobs);
             }
@@ -488,29 +489,44 @@ async fn two_trips(
         client.batch_execute("COMMIT").await.map_err(refused)?;
         return Ok((results, round));
     }
-    match write(client, statements, &round, (from, tail_hash), false).await? {
-        0 => Err(Failure::Refused(
+    match write(
+        client,
+        statements,
+        &round,
+        (from, tail_hash),
+        Transaction::Open,
+    )
+    .await?
+    {
+        true => Ok((results, round)),
+        false => Err(Failure::Refused(
             "the head moved while its row was locked".into(),
         )),
-        _ => Ok((results, round)),
     }
 }
 
+/// The transaction a round's write runs in.
+#[derive(Clone, Copy)]
+enum Transaction {
+    /// None open: the write is a transaction of its own.
+    Own,
+    /// The two-trip round's, open and holding the head: committed after.
+    Open,
+}
+
 /// Inserts the round's records if the head is still at `from` (position
-/// and hash; moving it),
-/// notifies the other nodes and commits, in one round trip (opening the
-/// transaction first when `begin`); how many records were inserted (0: the
-/// head had moved, nothing was stored).
+/// and hash; moving it), notifies the other nodes and commits, in one
+/// round trip; whether it stored the round (false: the head had moved,
+/// nothing was stored).
 async fn write(
     client: &Client,
     statements: &Statements,
     round: &Round,
     from: (Position, Digest),
-    begin: bool,
-) -> Result<u64, Failure> {
+    transaction: Transaction,
+) -> Result<bool, Failure> {
     let (head, from_hash) = (round.head.0 as i64, from.1.as_slice());
-    let from = from.0.0 as i64;
-    let (notice, tail_hash) = (head.to_string(), round.tail_hash.as_slice());
+    let (from, tail_hash) = (from.0.0 as i64, round.tail_hash.as_slice());
     let records: [&Param<'_>; 9] = [
         &round.positions,
         &round.event_ids,
@@ -522,24 +538,19 @@ async fn write(
         &from,
         &from_hash,
     ];
-    let notice: [&Param<'_>; 1] = [&notice];
-    let (begun, inserted, notified, committed) = tokio::join!(
-        async {
-            match begin {
-                true => client.batch_execute("BEGIN").await,
-                false => Ok(()),
-            }
-        },
-        client.execute(&statements.write, &records),
-        client.execute(&statements.notify, &notice),
-        client.batch_execute("COMMIT"),
-    );
-    let (rows, failed) = match (begun, inserted, notified) {
-        (Ok(()), Ok(rows), Ok(_)) => (rows, None),
-        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => (0, Some(error)),
+    let (written, committed) = match transaction {
+        Transaction::Own => (client.execute(&statements.write, &records).await, Ok(())),
+        Transaction::Open => tokio::join!(
+            client.execute(&statements.write, &records),
+            client.batch_execute("COMMIT"),
+        ),
+    };
+    let (rows, failed) = match written {
+        Ok(rows) => (rows, None),
+        Err(error) => (0, Some(error)),
     };
     settle(failed, committed)?;
-    Ok(rows)
+    Ok(rows > 0)
 }
 
 /// What a failed statement before the COMMIT (`failed`, the first) and
