@@ -545,17 +545,18 @@ async fn write(
             client.batch_execute("COMMIT"),
         ),
     };
-    let (rows, failed) = match written {
-        Ok(rows) => (rows, None),
-        Err(error) => (0, Some(error)),
+    let (stored, failed) = match written {
+        Ok(rows) => (rows > 0, None),
+        Err(error) => (false, Some(error)),
     };
     settle(failed, committed)?;
-    Ok(rows > 0)
+    Ok(stored)
 }
 
-/// What a failed statement before the COMMIT (`failed`, the first) and
-/// the COMMIT's own result mean: the server refusing a statement rolled
-/// the transaction back; a connection failing leaves the commit unknown.
+/// What a failed write (`failed`) and the COMMIT's own result (`Ok` where
+/// the write was its own transaction) mean: the server refusing a
+/// statement rolled the transaction back; a connection failing leaves the
+/// commit unknown.
 fn settle(
     failed: Option<tokio_postgres::Error>,
     committed: Result<(), tokio_postgres::Error>,
