@@ -5,6 +5,8 @@
 //!   concurrent appenders, one event per append (group commit at work).
 //! * baseline `single_row_insert_commits`: rows/s from as many connections,
 //!   each committing one `INSERT` of a row of the same size at a time.
+//!   Measured in `--pairs` baseline/append pairs, alternating which goes
+//!   first; the figure is the median of the pairs' ratios.
 //!
 //! * `pg_cross_node_latency`: two nodes on one PostgreSQL log; messages
 //!   posted through node A at `--rate`, from each append's acknowledgement
@@ -37,9 +39,14 @@ pub struct PgArgs {
     /// Concurrent writers (and baseline connections).
     #[arg(long, default_value_t = 64)]
     writers: usize,
-    /// Seconds per figure.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds per figure (per half of a pair for the append figure).
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Baseline/append pairs measured one after the other, in alternating
+    /// order, so that the machine's drift over the run (other tenants'
+    /// load) weighs on both sides alike; the figure is their median.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pairs: u64,
     /// Payload bytes per event (and per baseline row).
     #[arg(long, default_value_t = 200)]
     payload: usize,
@@ -64,14 +71,24 @@ pub async fn run(args: PgArgs) -> Result<()> {
         ))
         .await?;
     let measured = async {
-        let baseline = baseline(&args, &schema).await?;
-        let appended = appends(&args, &schema).await?;
-        report::throughput(
+        let mut pairs = Vec::new();
+        for pair in 0..args.pairs {
+            let (appended, baseline) = if pair % 2 == 0 {
+                let baseline = baseline(&args, &schema).await?;
+                (appends(&args, &schema).await?, baseline)
+            } else {
+                let appended = appends(&args, &schema).await?;
+                (appended, baseline(&args, &schema).await?)
+            };
+            pairs.push((appended, baseline));
+        }
+        let figure = report::Paired::of(&pairs).ok_or("no pairs were measured")?;
+        report::paired_throughput(
             "pg_append",
             "events_per_s",
-            appended,
+            &figure,
+            pairs.len(),
             "single_row_insert_commits",
-            baseline,
         );
         cross_node(&args, &nodes_schema).await
     }

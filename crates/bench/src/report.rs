@@ -14,6 +14,63 @@ pub fn throughput(bench: &str, unit: &str, rate: f64, baseline: &str, baseline_r
     println!("{}", Value::Object(line));
 }
 
+/// A throughput figure measured in pairs of (rate, baseline rate) taken
+/// one after the other: pairing keeps a machine whose speed drifts during
+/// the run (a shared host) from favouring whichever side ran in a fast
+/// spell.
+#[derive(Debug, PartialEq)]
+pub struct Paired {
+    /// The median rate.
+    pub rate: f64,
+    /// The median baseline rate.
+    pub baseline_rate: f64,
+    /// The median of the pairs' own ratios (not the ratio of the medians).
+    pub ratio: f64,
+    /// The lowest and the highest pair's ratio.
+    pub ratio_range: (f64, f64),
+}
+
+impl Paired {
+    /// The figure of `pairs`; `None` when there are none.
+    pub fn of(pairs: &[(f64, f64)]) -> Option<Paired> {
+        let ratios: Vec<f64> = pairs.iter().map(|(rate, base)| rate / base).collect();
+        Some(Paired {
+            rate: median(pairs.iter().map(|p| p.0).collect())?,
+            baseline_rate: median(pairs.iter().map(|p| p.1).collect())?,
+            ratio: median(ratios.clone())?,
+            ratio_range: (
+                ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ),
+        })
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 0 => Some((values[middle - 1] + values[middle]) / 2.0),
+        _ => Some(values[middle]),
+    }
+}
+
+/// Prints a [`Paired`] throughput figure beside its baseline.
+pub fn paired_throughput(bench: &str, unit: &str, figure: &Paired, pairs: usize, baseline: &str) {
+    let mut line = Map::new();
+    line.insert("bench".into(), json!(bench));
+    line.insert(unit.into(), json!(figure.rate.round()));
+    line.insert("baseline".into(), json!(baseline));
+    line.insert("baseline_per_s".into(), json!(figure.baseline_rate.round()));
+    line.insert("ratio".into(), json!(round3(figure.ratio)));
+    line.insert("pairs".into(), json!(pairs));
+    line.insert("ratio_min".into(), json!(round3(figure.ratio_range.0)));
+    line.insert("ratio_max".into(), json!(round3(figure.ratio_range.1)));
+    println!("{}", Value::Object(line));
+}
+
 /// A latency figure (microseconds) beside its same-run baseline.
 pub fn latency(bench: &str, measured: &Histogram<u64>, baseline: &str, base: &Histogram<u64>) {
     let p = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q);
@@ -40,4 +97,32 @@ pub fn micros() -> Histogram<u64> {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Paired;
+
+    #[test]
+    fn a_paired_figure_takes_the_median_of_the_pairs_own_ratios() {
+        // A fast spell lifts both sides of the second pair: its ratio is
+        // the same as the others', and the median ratio stays 2.
+        let figure = Paired::of(&[(20.0, 10.0), (90.0, 45.0), (30.0, 10.0)]).expect("pairs");
+        assert_eq!(figure.ratio, 2.0);
+        assert_eq!(figure.rate, 30.0);
+        assert_eq!(figure.baseline_rate, 10.0);
+        assert_eq!(figure.ratio_range, (2.0, 3.0));
+    }
+
+    #[test]
+    fn an_even_number_of_pairs_takes_the_mean_of_the_middle_two() {
+        let figure = Paired::of(&[(10.0, 10.0), (30.0, 10.0)]).expect("pairs");
+        assert_eq!(figure.ratio, 2.0);
+        assert_eq!(figure.rate, 20.0);
+    }
+
+    #[test]
+    fn no_pairs_make_no_figure() {
+        assert_eq!(Paired::of(&[]), None);
+    }
 }

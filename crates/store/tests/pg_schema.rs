@@ -7,7 +7,8 @@ mod pg_support;
 use pg_support::{close_and_drop, fresh_schema, node, url};
 use tahc_store::conformance::{event, stream};
 use tahc_store::{
-    EventAppender, EventStore, ExpectedVersion, LogReader, OpenError, PgLog, PgOptions,
+    AppendError, EventAppender, EventStore, ExpectedVersion, LogReader, OpenError, PgLog,
+    PgOptions, StreamReader,
 };
 use tokio_postgres::Client;
 
@@ -94,4 +95,67 @@ async fn a_reader_reads_the_log_a_node_created_and_refuses_an_older_schema() {
         .get(0);
     assert_eq!(version, 1, "a reader must not migrate");
     close_and_drop(&[&writer], &client, &schema).await;
+}
+
+/// The collation of the log's `stream_id` column.
+async fn stream_id_collation(client: &Client, schema: &str) -> Option<String> {
+    client
+        .query_one(
+            "SELECT collation_name::text FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name = 'tahc_events' AND column_name = 'stream_id'",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_schema_version_2_is_migrated_to_byte_compared_stream_ids_and_keeps_its_events() {
+    let (client, schema) = fresh_schema("tahc_schema").await;
+    let first = node(&schema).await;
+    let written = stream("conversation-Ä");
+    first
+        .append(
+            &written,
+            ExpectedVersion::NoStream,
+            vec![event(10), event(10)],
+        )
+        .await
+        .unwrap();
+    first.close().await;
+    // The log as version 2 left it: stream ids in the database's collation.
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.tahc_events ALTER COLUMN stream_id TYPE TEXT COLLATE \"default\";
+             UPDATE {schema}.tahc_schema_version SET version = 2"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stream_id_collation(&client, &schema).await, None);
+
+    let migrated = node(&schema).await;
+    assert_eq!(
+        stream_id_collation(&client, &schema).await.as_deref(),
+        Some("C")
+    );
+    let events = migrated.read_stream(&written, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 2, "every event survives the migration");
+    // The unique (stream, version) index still guards the stream.
+    let stale = migrated
+        .append(&written, ExpectedVersion::Exact(1), vec![event(10)])
+        .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { actual: 2, .. })),
+        "{stale:?}"
+    );
+    migrated
+        .append(&written, ExpectedVersion::Exact(2), vec![event(10)])
+        .await
+        .unwrap();
+    assert_eq!(
+        migrated.read_stream(&written, 0, 10).await.unwrap().len(),
+        3
+    );
+    close_and_drop(&[&migrated], &client, &schema).await;
 }

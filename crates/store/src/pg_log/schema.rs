@@ -32,6 +32,11 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value BYTEA NOT NULL CHECK (length(value) = 32)
     );",
+    // 3: stream ids compared as bytes: their index no longer goes through
+    // the database's locale (strcoll on every comparison of every insert),
+    // and cannot be corrupted by a C library upgrade that changes its
+    // collation rules. Stream ids are opaque; only equality is ever asked.
+    "ALTER TABLE tahc_events ALTER COLUMN stream_id TYPE TEXT COLLATE \"C\";",
 ];
 
 /// The schema version this binary writes and reads.
