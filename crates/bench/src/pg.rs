@@ -87,7 +87,6 @@ pub async fn run(args: PgArgs) -> Result<()> {
             "pg_append",
             "events_per_s",
             &figure,
-            pairs.len(),
             "single_row_insert_commits",
         );
         cross_node(&args, &nodes_schema).await

@@ -5,13 +5,32 @@ use serde_json::{Map, Value, json};
 
 /// A throughput figure beside its same-run baseline.
 pub fn throughput(bench: &str, unit: &str, rate: f64, baseline: &str, baseline_rate: f64) {
+    let line = throughput_line(
+        bench,
+        unit,
+        (rate, baseline_rate),
+        baseline,
+        rate / baseline_rate,
+    );
+    println!("{}", Value::Object(line));
+}
+
+/// The fields every throughput line has: the rate, the baseline's name and
+/// rate, and the ratio between them (as the caller defines it).
+fn throughput_line(
+    bench: &str,
+    unit: &str,
+    (rate, baseline_rate): (f64, f64),
+    baseline: &str,
+    ratio: f64,
+) -> Map<String, Value> {
     let mut line = Map::new();
     line.insert("bench".into(), json!(bench));
     line.insert(unit.into(), json!(rate.round()));
     line.insert("baseline".into(), json!(baseline));
     line.insert("baseline_per_s".into(), json!(baseline_rate.round()));
-    line.insert("ratio".into(), json!(round3(rate / baseline_rate)));
-    println!("{}", Value::Object(line));
+    line.insert("ratio".into(), json!(round3(ratio)));
+    line
 }
 
 /// A throughput figure measured in pairs of (rate, baseline rate) taken
@@ -28,6 +47,8 @@ pub struct Paired {
     pub ratio: f64,
     /// The lowest and the highest pair's ratio.
     pub ratio_range: (f64, f64),
+    /// How many pairs were measured.
+    pub pairs: usize,
 }
 
 impl Paired {
@@ -42,6 +63,7 @@ impl Paired {
                 ratios.iter().copied().fold(f64::INFINITY, f64::min),
                 ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             ),
+            pairs: pairs.len(),
         })
     }
 }
@@ -58,14 +80,15 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 /// Prints a [`Paired`] throughput figure beside its baseline.
-pub fn paired_throughput(bench: &str, unit: &str, figure: &Paired, pairs: usize, baseline: &str) {
-    let mut line = Map::new();
-    line.insert("bench".into(), json!(bench));
-    line.insert(unit.into(), json!(figure.rate.round()));
-    line.insert("baseline".into(), json!(baseline));
-    line.insert("baseline_per_s".into(), json!(figure.baseline_rate.round()));
-    line.insert("ratio".into(), json!(round3(figure.ratio)));
-    line.insert("pairs".into(), json!(pairs));
+pub fn paired_throughput(bench: &str, unit: &str, figure: &Paired, baseline: &str) {
+    let mut line = throughput_line(
+        bench,
+        unit,
+        (figure.rate, figure.baseline_rate),
+        baseline,
+        figure.ratio,
+    );
+    line.insert("pairs".into(), json!(figure.pairs));
     line.insert("ratio_min".into(), json!(round3(figure.ratio_range.0)));
     line.insert("ratio_max".into(), json!(round3(figure.ratio_range.1)));
     println!("{}", Value::Object(line));
@@ -112,6 +135,7 @@ mod tests {
         assert_eq!(figure.rate, 30.0);
         assert_eq!(figure.baseline_rate, 10.0);
         assert_eq!(figure.ratio_range, (2.0, 3.0));
+        assert_eq!(figure.pairs, 3);
     }
 
     #[test]

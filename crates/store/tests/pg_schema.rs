@@ -141,7 +141,8 @@ async fn a_log_of_schema_version_2_is_migrated_to_byte_compared_stream_ids_and_k
     );
     let events = migrated.read_stream(&written, 0, 10).await.unwrap();
     assert_eq!(events.len(), 2, "every event survives the migration");
-    // The unique (stream, version) index still guards the stream.
+    // The stream's version is still found through its index: a stale
+    // expectation conflicts, the current one appends.
     let stale = migrated
         .append(&written, ExpectedVersion::Exact(1), vec![event(10)])
         .await;
