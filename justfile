@@ -43,6 +43,15 @@ bench-live:
 bench-pg:
     cargo run --release -p tahc-bench -- pg
 
+# The soak: a realistic mix for N minutes, RSS, fds and view lag each minute
+# (add `--data-dir DIR` to keep the node's data for `just footprint DIR`).
+bench-soak minutes="30":
+    cargo run --release -p tahc-bench -- soak --minutes {{minutes}}
+
+# The memory a stopped node's sled databases take once opened, per event.
+footprint dir="./tahc-data":
+    cargo run --release -p tahc-bench -- footprint --data-dir {{dir}}
+
 # Every fuzz target for longer (seconds each; CI runs 15).
 fuzz seconds="300":
     fuzz/run {{seconds}}

@@ -2,6 +2,7 @@
 //! always beside a baseline measured in the same run, because these machines
 //! are noisy and only ratios travel.
 
+mod footprint;
 mod live;
 mod pg;
 mod query;
@@ -51,6 +52,13 @@ enum Bench {
     /// The clients of `soak`, in their own process.
     #[command(hide = true)]
     SoakClients(soak::SoakClientsArgs),
+    /// The memory a stopped node's sled databases take once opened, per
+    /// event in its log: the part of a node's memory that grows with its
+    /// data.
+    Footprint(footprint::FootprintArgs),
+    /// One database of `footprint`, opened in its own process.
+    #[command(hide = true)]
+    FootprintOpen(footprint::OpenArgs),
 }
 
 fn main() {
@@ -66,6 +74,8 @@ fn main() {
         Bench::IdleClients(args) => runtime.block_on(live::idle_clients(args)),
         Bench::Soak(args) => runtime.block_on(soak::run(args)).map_err(|e| e as _),
         Bench::SoakClients(args) => runtime.block_on(soak::soak_clients(args)),
+        Bench::Footprint(args) => runtime.block_on(footprint::run(args)).map_err(|e| e as _),
+        Bench::FootprintOpen(args) => footprint::open(&args).map_err(|e| e as _),
     };
     if let Err(error) = result {
         eprintln!("tahc-bench: {error}");

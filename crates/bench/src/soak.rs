@@ -14,6 +14,7 @@
 //! minute's RSS is within ±10 % of their mean, and the view lag is zero
 //! once the load stops.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,10 @@ pub struct SoakArgs {
     visitors: u32,
     #[command(flatten)]
     cache: crate::CacheArgs,
+    /// Run the node on this directory (new, or empty) and keep it, for
+    /// `tahc-bench footprint` (default: a scratch directory, removed).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 /// Options of the hidden `tahc-bench soak-clients`.
@@ -80,9 +85,16 @@ fn open_fds() -> usize {
 /// Runs `tahc-bench soak`.
 pub async fn run(args: SoakArgs) -> Result<()> {
     let scratch = tempfile::TempDir::new()?;
+    let dir = match &args.data_dir {
+        Some(dir) if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) => {
+            return Err(format!("{} is not empty", dir.display()).into());
+        }
+        Some(dir) => dir.clone(),
+        None => scratch.path().to_path_buf(),
+    };
     let node = Arc::new(
         tahc_app::Node::start_with_log(
-            scratch.path(),
+            &dir,
             Arc::new(tahc_app::SystemClock),
             tahc_app::Reactions::Run,
             args.cache.sled_options(),
