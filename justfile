@@ -44,9 +44,10 @@ bench-pg:
     cargo run --release -p tahc-bench -- pg
 
 # The soak: a realistic mix for N minutes, RSS, fds and view lag each minute
-# (add `--data-dir DIR` to keep the node's data for `just footprint DIR`).
-bench-soak minutes="30":
-    cargo run --release -p tahc-bench -- soak --minutes {{minutes}}
+# (`just bench-soak 30 --data-dir DIR` keeps the node's data for
+# `just footprint DIR`).
+bench-soak minutes="30" *flags:
+    cargo run --release -p tahc-bench -- soak --minutes {{minutes}} {{flags}}
 
 # The memory a stopped node's sled databases take once opened, per event.
 footprint dir="./tahc-data":

@@ -3,9 +3,9 @@
 //! in-memory entry for every page it has ever written (with a pointer for
 //! each fragment of it on disk) whether or not the page is cached, so this
 //! part of a node's memory grows with its data, not with its load (the
-//! soak's slope, docs/benchmarks.md). Each database is opened in a child
-//! process of its own so that the figures are its alone, beside an empty
-//! database opened the same way: the baseline.
+//! soak's slope, docs/benchmarks.md). Each database is opened as a node
+//! opens it, in a child process of its own so that the figures are its
+//! alone, beside an empty database opened the same way: the baseline.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,10 @@ pub struct FootprintArgs {
 /// Options of the hidden `tahc-bench footprint-open`.
 #[derive(clap::Args)]
 pub struct OpenArgs {
+    /// Which of a node's databases `path` is, so it is opened as the node
+    /// opens that one.
+    #[arg(long, value_enum)]
+    database: Database,
     /// The sled database to open.
     #[arg(long)]
     path: PathBuf,
@@ -35,30 +39,54 @@ pub struct OpenArgs {
     cache: crate::CacheArgs,
 }
 
-/// Runs `tahc-bench footprint`.
-pub async fn run(args: FootprintArgs) -> Result<()> {
-    let log_dir = args.data_dir.join("log");
-    let views_dir = args.data_dir.join("views");
-    for dir in [&log_dir, &views_dir] {
-        if !dir.is_dir() {
-            return Err(format!("{} is not a tahc data directory", args.data_dir.display()).into());
+/// A node's sled databases.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Database {
+    /// The event log (`DIR/log`).
+    Log,
+    /// The views (`DIR/views`).
+    Views,
+}
+
+impl Database {
+    /// Its directory inside a data directory, and its name in the output.
+    fn name(self) -> &'static str {
+        match self {
+            Database::Log => "log",
+            Database::Views => "views",
         }
     }
+}
+
+/// Runs `tahc-bench footprint`.
+pub async fn run(args: FootprintArgs) -> Result<()> {
+    let databases = [Database::Log, Database::Views];
+    if let Some(missing) = databases
+        .iter()
+        .find(|database| !args.data_dir.join(database.name()).is_dir())
+    {
+        return Err(format!(
+            "{} is not a tahc data directory (no {})",
+            args.data_dir.display(),
+            missing.name()
+        )
+        .into());
+    }
     // Opening the log also tells that no node has it open.
-    let log = SledLog::open(&log_dir)?;
+    let log = SledLog::open(args.data_dir.join(Database::Log.name()))?;
     let events = log.head().await?.0;
     log.close().await;
     drop(log);
-    let empty = tempfile::TempDir::new()?;
-    let baseline = opened_kib(empty.path(), &args.cache).await?;
-    for (database, dir) in [("log", &log_dir), ("views", &views_dir)] {
-        let kib = opened_kib(dir, &args.cache).await?;
+    for database in databases {
+        let empty = tempfile::TempDir::new()?;
+        let baseline = opened_kib(database, empty.path(), &args.cache).await?;
+        let kib = opened_kib(database, &args.data_dir.join(database.name()), &args.cache).await?;
         let grown = kib.saturating_sub(baseline);
         println!(
             "{}",
             json!({
                 "bench": "sled_footprint",
-                "database": database,
+                "database": database.name(),
                 "events": events,
                 "opened_kib": kib,
                 "baseline": "empty_database_opened_kib",
@@ -70,12 +98,12 @@ pub async fn run(args: FootprintArgs) -> Result<()> {
     Ok(())
 }
 
-/// The resident memory, in KiB, that opening the database at `path` (with
+/// The resident memory, in KiB, that opening `database` at `path` (with
 /// every tree in it) adds to a new process.
-async fn opened_kib(path: &Path, cache: &crate::CacheArgs) -> Result<u64> {
+async fn opened_kib(database: Database, path: &Path, cache: &crate::CacheArgs) -> Result<u64> {
     let output = tokio::process::Command::new(std::env::current_exe()?)
         .arg("footprint-open")
-        .arg("--path")
+        .args(["--database", database.name(), "--path"])
         .arg(path)
         .args(["--cache-mib", &cache.cache_mib.to_string()])
         .output()
@@ -94,13 +122,21 @@ async fn opened_kib(path: &Path, cache: &crate::CacheArgs) -> Result<u64> {
 /// Runs `tahc-bench footprint-open`: prints the KiB that opening the
 /// database added to this process's resident memory.
 pub fn open(args: &OpenArgs) -> Result<()> {
+    let cache_bytes = args.cache.sled_options().cache_bytes;
     let before = crate::live::rss_kib();
-    let db = sled::Config::new()
-        .path(&args.path)
-        .cache_capacity(args.cache.cache_mib << 20)
-        .open()?;
-    for name in db.tree_names() {
-        db.open_tree(name)?;
+    match args.database {
+        Database::Log => {
+            let db = tahc_store::open_sled_db_with(&args.path, cache_bytes)?;
+            for name in db.tree_names() {
+                db.open_tree(name)?;
+            }
+        }
+        Database::Views => {
+            let views = tahc_projections::Views::open_with_cache(&args.path, cache_bytes)?;
+            for name in views.names() {
+                views.view(&name)?;
+            }
+        }
     }
     println!("{}", crate::live::rss_kib().saturating_sub(before));
     Ok(())
@@ -119,7 +155,10 @@ mod tests {
             cache: crate::CacheArgs { cache_mib: 8 },
         };
         let error = run(args).await.unwrap_err().to_string();
-        assert!(error.contains("is not a tahc data directory"), "{error}");
+        assert!(
+            error.contains("is not a tahc data directory (no views)"),
+            "{error}"
+        );
         assert_eq!(
             std::fs::read_dir(dir.path().join("log")).unwrap().count(),
             0

@@ -14,7 +14,7 @@
 //! minute's RSS is within ±10 % of their mean, and the view lag is zero
 //! once the load stops.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,16 +82,23 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
 }
 
+/// The directory the soak's node runs on: `--data-dir` if it is new or
+/// empty (a soak never runs on, or mixes into, data it did not write),
+/// otherwise `scratch`.
+fn node_dir(data_dir: Option<&Path>, scratch: &Path) -> Result<PathBuf> {
+    match data_dir {
+        Some(dir) if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) => {
+            Err(format!("{} is not empty", dir.display()).into())
+        }
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => Ok(scratch.to_path_buf()),
+    }
+}
+
 /// Runs `tahc-bench soak`.
 pub async fn run(args: SoakArgs) -> Result<()> {
     let scratch = tempfile::TempDir::new()?;
-    let dir = match &args.data_dir {
-        Some(dir) if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) => {
-            return Err(format!("{} is not empty", dir.display()).into());
-        }
-        Some(dir) => dir.clone(),
-        None => scratch.path().to_path_buf(),
-    };
+    let dir = node_dir(args.data_dir.as_deref(), scratch.path())?;
     let node = Arc::new(
         tahc_app::Node::start_with_log(
             &dir,
@@ -482,4 +489,37 @@ async fn visit(mix: &Mix, until: Instant) -> Result<()> {
         timeline.await??;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_dir_that_holds_anything_is_refused_and_left_as_it_was() {
+        let scratch = tempfile::TempDir::new().unwrap();
+        let data = tempfile::TempDir::new().unwrap();
+        std::fs::write(data.path().join("notes.txt"), "keep me").unwrap();
+        let error = node_dir(Some(data.path()), scratch.path())
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with("is not empty"), "{error}");
+        assert_eq!(
+            std::fs::read_to_string(data.path().join("notes.txt")).unwrap(),
+            "keep me"
+        );
+    }
+
+    #[test]
+    fn a_new_or_empty_data_dir_is_used_and_none_means_the_scratch_directory() {
+        let scratch = tempfile::TempDir::new().unwrap();
+        let empty = tempfile::TempDir::new().unwrap();
+        let new = empty.path().join("new");
+        assert_eq!(
+            node_dir(Some(empty.path()), scratch.path()).unwrap(),
+            empty.path()
+        );
+        assert_eq!(node_dir(Some(&new), scratch.path()).unwrap(), new);
+        assert_eq!(node_dir(None, scratch.path()).unwrap(), scratch.path());
+    }
 }

@@ -33,7 +33,7 @@ pub use sled_log::durability::{DiskFaults, Durability};
 pub use sled_log::keys as sled_keys;
 pub use sled_log::{
     DEFAULT_CACHE_BYTES, DEFAULT_RESERVE_BYTES, SledLog, SledOptions, TREE as SLED_TREE,
-    WriteStats, open_db as open_sled_db,
+    WriteStats, open_db as open_sled_db, open_db_with as open_sled_db_with,
 };
 pub use subject_keys::{KeyError, SLED_KEYS_TREE, SledKeys, SubjectKey, SubjectKeys};
 pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};

@@ -247,7 +247,7 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
 }
 
 /// [`open_db`] keeping `cache_bytes` of pages in memory.
-fn open_db_with(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+pub fn open_db_with(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
     let started = std::time::Instant::now();
     let config = sled::Config::new()
         .path(dir)
