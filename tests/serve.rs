@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 mod support;
 
-use support::{BOOTSTRAP_KEY, graphql, serve, start_conversation, stop, visitor};
+use support::{BOOTSTRAP_KEY, graphql, serve, serve_with, start_conversation, stop, visitor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_prints_where_to_go_and_the_service_answers() {
@@ -285,4 +285,28 @@ async fn demo_data_fills_a_new_inbox_through_the_real_commands() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_no_request_in_time_is_closed_and_others_are_served() {
+    use tokio::io::AsyncReadExt;
+    let dir = TempDir::new().unwrap();
+    let served = serve_with(&dir, None, &["--request-read-timeout", "1"]);
+    let address = served.base.trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        silent.read_to_end(&mut received),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "closed without an answer: {closed:?}"
+    );
+    let health = reqwest::get(format!("{}/healthz", served.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    stop(served);
 }

@@ -23,6 +23,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::connections::BodyTooSlow;
+
 /// What serves GraphQL requests: a schema, perhaps with per-request data
 /// drawn from the headers (the caller's credentials).
 pub trait Endpoint: Clone + Send + Sync + 'static {
@@ -237,10 +239,17 @@ fn coded_error(
 
 /// A body that could not be read: over the size limit (413,
 /// PAYLOAD_TOO_LARGE, whatever the media type: it was not read, so it did
-/// not run), or cut off.
+/// not run), not sent in time (408, REQUEST_TIMEOUT), or cut off.
 fn body_refused(response_type: ResponseType, refusal: &BytesRejection) -> Response {
     let status = refusal.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+    if let Some(slow) = cause::<BodyTooSlow>(refusal) {
+        coded_error(
+            StatusCode::REQUEST_TIMEOUT,
+            response_type,
+            "REQUEST_TIMEOUT",
+            &slow.to_string(),
+        )
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         coded_error(
             status,
             response_type,
@@ -250,6 +259,20 @@ fn body_refused(response_type: ResponseType, refusal: &BytesRejection) -> Respon
     } else {
         plain_error(status, response_type, &refusal.body_text())
     }
+}
+
+/// The first error of type `E` in `error`'s chain of sources.
+fn cause<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 fn with_type(status: StatusCode, response_type: ResponseType, body: String) -> Response {

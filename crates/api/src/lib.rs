@@ -4,6 +4,7 @@
 //! [`graphql_http`] is the transport, as the GraphQL-over-HTTP
 //! specification says; [`schema`] is the contract served through it.
 
+pub mod connections;
 pub mod export;
 pub mod graphql_http;
 pub mod graphql_ws;
@@ -193,6 +194,9 @@ pub fn service(
         .merge(web::routes())
         .route_layer(axum::middleware::from_fn(metrics::http))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::map_request(move |request| async move {
+            connections::body_deadline(request, limits.request_read)
+        }))
         .layer(CatchPanicLayer::custom(panicked));
     (router, sockets)
 }

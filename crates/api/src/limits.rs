@@ -11,12 +11,17 @@
 //! * a visitor's connection past `connections_per_visitor`: closed with 1008
 //!   at `connection_init`;
 //! * a text over its [`TextLimits`]: a user error on the field, as the
-//!   domain's own checks give.
+//!   domain's own checks give;
+//! * a request head (line and headers) not complete `request_read` after
+//!   the connection opened or its last answer: the connection is closed;
+//!   a body not complete `request_read` after its head: 408,
+//!   `REQUEST_TIMEOUT`, nothing runs.
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
 use std::sync::Arc;
+use std::time::Duration;
 use tahc_app::AppError;
 use tahc_domain::{MAX_EMAIL_LEN, contact, conversation, text, visitor};
 
@@ -39,6 +44,11 @@ pub struct Limits {
     pub connections_per_visitor: usize,
     /// Lengths of free-text inputs.
     pub text: TextLimits,
+    /// Time a connection has to send a whole request head, from when it
+    /// opened or was last answered, and then again its body: no
+    /// connection is held by a client that sends nothing, or a request a
+    /// byte at a time.
+    pub request_read: Duration,
 }
 
 impl Limits {
@@ -54,6 +64,7 @@ impl Limits {
         operations_per_connection: 100,
         connections_per_visitor: 8,
         text: TextLimits::CEILING,
+        request_read: Duration::from_secs(30),
     };
 }
 

@@ -40,7 +40,12 @@ struct Answer {
 async fn send(request: Request<Body>) -> Answer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let serving = tokio::spawn(async move { axum::serve(listener, router()).await });
+    let serving = tokio::spawn(tahc_api::connections::serve(
+        listener,
+        router(),
+        tahc_api::limits::Limits::DEFAULT.request_read,
+        std::future::pending(),
+    ));
     let (parts, body) = request.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
     let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap();

@@ -55,6 +55,52 @@ async fn a_body_over_the_limit_is_413_payload_too_large_and_runs_nothing() {
 }
 
 #[tokio::test]
+async fn a_body_sent_too_slowly_is_408_request_timeout_and_runs_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_limited(Limits {
+        request_read: std::time::Duration::from_millis(500),
+        ..Limits::DEFAULT
+    })
+    .await;
+    let visitor = server.visitor_token().await;
+    let before = head(&server).await;
+    let body = json!({"query": START, "variables": {"b": "hello"}}).to_string();
+    let address = server.url.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request_head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {visitor}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    connection.write_all(request_head.as_bytes()).await.unwrap();
+    // All of the body but its last byte, a byte at a time, well within the
+    // deadline each: only the whole body's deadline can stop it.
+    for byte in &body.as_bytes()[..body.len() - 1] {
+        if connection.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        connection.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered and closed")
+    .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    assert_eq!(head(&server).await, before, "nothing ran");
+    // A request sent at once runs.
+    let started = server
+        .graphql(Some(&visitor), START, json!({"b": "hello"}))
+        .await;
+    assert!(started["data"]["startConversation"]["conversation"]["id"].is_string());
+}
+
+#[tokio::test]
 async fn a_query_over_the_limit_is_refused_over_http_and_websocket_before_it_runs() {
     let server = Server::start_limited(Limits {
         query_bytes: 100,

@@ -11,8 +11,8 @@
 //!   applied the message (where changes are produced): the pipeline's share
 //!   of `live_latency`; the rest is rendering and fan-out.
 //! * `live_idle_rss`: the server's resident memory added per idle connection
-//!   with one subscription, the clients in a process of their own (target
-//!   ≤ 64 KiB).
+//!   with one subscription, measured first on the quiet server, the clients
+//!   in a process of their own (target ≤ 64 KiB).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,6 +218,13 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         return Err("the views did not catch up with the new workspace".into());
     }
 
+    if args.idle > 0 {
+        idle_rss(&url, &key, args.idle).await?;
+        // The load's subscribers share a broadcast with the idle ones: the
+        // server lets the last of them go before the load starts.
+        until_no_connections(&format!("http://{address}/metrics")).await?;
+    }
+
     // Subscribers count frames and latencies against the acknowledgements
     // (microseconds since `epoch`, 0 until acknowledged), each in its own
     // histogram so that measuring does not make readers contend.
@@ -343,12 +350,19 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         &baseline,
     );
 
-    // Memory per idle connection, the clients in a process of their own.
+    Ok(())
+}
+
+/// The server's resident memory added per idle connection with one
+/// subscription (`live_idle_rss`), the clients in a process of their own.
+/// Measured on the quiet server before the load, whose freed memory the
+/// allocator would otherwise be giving back while the connections open.
+async fn idle_rss(url: &str, key: &str, count: usize) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib();
     let mut clients = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["idle-clients", "--url", &url, "--key", &key])
-        .args(["--count", &args.idle.to_string()])
+        .args(["idle-clients", "--url", url, "--key", key])
+        .args(["--count", &count.to_string()])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -365,10 +379,29 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     let after = rss_kib();
     println!(
         "{}",
-        json!({"bench": "live_idle_rss", "connections": args.idle,
+        json!({"bench": "live_idle_rss", "connections": count,
                "server_kib_before": before, "server_kib_after": after,
-               "kib_per_connection": (after.saturating_sub(before)) as f64 / args.idle.max(1) as f64})
+               "kib_per_connection": (after.saturating_sub(before)) as f64 / count.max(1) as f64})
     );
     clients.kill().await?;
     Ok(())
+}
+
+/// Waits until the server at `metrics` counts no open WebSocket connection.
+async fn until_no_connections(metrics: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = reqwest::get(metrics).await?.text().await?;
+        let open = text
+            .lines()
+            .find_map(|line| line.strip_prefix("tahc_websocket_connections "))
+            .and_then(|value| value.trim().parse::<f64>().ok());
+        if open == Some(0.0) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("WebSocket connections still open: {open:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

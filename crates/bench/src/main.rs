@@ -152,7 +152,13 @@ async fn serve(
         live,
         tahc_api::limits::Limits::DEFAULT,
     );
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let head = tahc_api::limits::Limits::DEFAULT.request_read;
+    tokio::spawn(tahc_api::connections::serve(
+        listener,
+        router,
+        head,
+        std::future::pending(),
+    ));
     Ok(address)
 }
 

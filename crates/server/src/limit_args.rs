@@ -78,6 +78,13 @@ pub struct LimitArgs {
         default_value_t = CEILING.field_value_chars as u64,
         value_parser = clap::value_parser!(u64).range(1..=CEILING.field_value_chars as u64))]
     max_field_value_chars: u64,
+    /// Seconds a connection has to send a whole request head (from when it
+    /// opened or was last answered; closed beyond), and then its body (408
+    /// beyond).
+    #[arg(long, value_name = "SECONDS", env = "TAHC_REQUEST_READ_TIMEOUT",
+        default_value_t = DEFAULT.request_read.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    request_read_timeout: u64,
 }
 
 impl LimitArgs {
@@ -100,6 +107,7 @@ impl LimitArgs {
                 note_chars: n(self.max_note_chars),
                 field_value_chars: n(self.max_field_value_chars),
             },
+            request_read: std::time::Duration::from_secs(self.request_read_timeout),
         }
     }
 }

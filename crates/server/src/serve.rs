@@ -252,15 +252,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         say!("  Existing data: use the admin key printed on the first start.");
     }
     let node = Arc::new(node);
+    let input = args.limits.limits();
     let (app, sockets) = tahc_api::service(
         node.clone(),
         Arc::new(limits),
         LiveSettings::default(),
-        args.limits.limits(),
+        input,
     );
     // When the stop was asked for: the shutdown timeout counts from there.
     let (signalled, mut stopping) = tokio::sync::watch::channel(None);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = tahc_api::connections::serve(listener, app, input.request_read, async move {
         stop_asked.await;
         say!("tahc: shutting down");
         // Stop accepting, close every WebSocket with 1001; requests in
@@ -277,7 +278,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         }
     };
     tokio::select! {
-        served = server => served.map_err(|e| format!("server error: {e}"))?,
+        () = server => {}
         () = deadline => tracing::warn!(
             ?patience, "requests still in flight after the shutdown timeout; stopping anyway"
         ),

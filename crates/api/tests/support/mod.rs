@@ -129,9 +129,12 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = tahc_api::router_with(node.clone(), admission, live, limits);
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let serving = tokio::spawn(tahc_api::connections::serve(
+            listener,
+            router,
+            limits.request_read,
+            std::future::pending(),
+        ));
         let mut server = Server {
             _dir: dir,
             node,
