@@ -26,11 +26,16 @@ use tokio::sync::watch;
 /// them have closed.
 ///
 /// A connection that has not sent a whole request head (line and headers)
-/// `head_timeout` after it opened, or after its last answer, is closed.
-pub async fn serve<F>(listener: TcpListener, router: Router, head_timeout: Duration, stop: F)
+/// `read_timeout` after it opened, or after its last answer, is closed; a
+/// body not complete `read_timeout` after its head fails with
+/// [`BodyTooSlow`].
+pub async fn serve<F>(listener: TcpListener, router: Router, read_timeout: Duration, stop: F)
 where
     F: Future<Output = ()> + Send,
 {
+    let router = router.layer(axum::middleware::map_request(move |request| async move {
+        body_deadline(request, read_timeout)
+    }));
     let (stopping, _) = watch::channel(false);
     // Each connection holds a receiver; `closed()` once all have gone.
     let (open, held) = watch::channel(());
@@ -46,7 +51,7 @@ where
                 let stopping = stopping.subscribe();
                 let held = held.clone();
                 tokio::spawn(async move {
-                    answer(connection, service, head_timeout, stopping).await;
+                    answer(connection, service, read_timeout, stopping).await;
                     drop(held);
                 });
             }
@@ -111,7 +116,7 @@ pub struct BodyTooSlow(pub Duration);
 
 /// `request` with a body that fails with [`BodyTooSlow`] once `limit` has
 /// passed since its head arrived, however the bytes trickle in.
-pub fn body_deadline(request: Request, limit: Duration) -> Request {
+fn body_deadline(request: Request, limit: Duration) -> Request {
     request.map(|body| {
         Body::new(Deadline {
             body,

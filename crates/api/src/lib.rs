@@ -194,9 +194,6 @@ pub fn service(
         .merge(web::routes())
         .route_layer(axum::middleware::from_fn(metrics::http))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(axum::middleware::map_request(move |request| async move {
-            connections::body_deadline(request, limits.request_read)
-        }))
         .layer(CatchPanicLayer::custom(panicked));
     (router, sockets)
 }

@@ -152,11 +152,10 @@ async fn serve(
         live,
         tahc_api::limits::Limits::DEFAULT,
     );
-    let head = tahc_api::limits::Limits::DEFAULT.request_read;
     tokio::spawn(tahc_api::connections::serve(
         listener,
         router,
-        head,
+        tahc_api::limits::Limits::DEFAULT.request_read,
         std::future::pending(),
     ));
     Ok(address)
