@@ -152,6 +152,7 @@ fn an_input_limit_out_of_its_range_is_refused_naming_the_flag_and_the_range() {
         ("--max-body-bytes", "0", "1..="),
         ("--max-connections-per-visitor", "many", ""),
         ("--request-read-timeout", "0", "1..=3600"),
+        ("--response-write-timeout", "3601", "1..=3600"),
     ] {
         let dir = TempDir::new().unwrap();
         let data_dir = dir.path().join("data");

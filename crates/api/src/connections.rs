@@ -1,12 +1,15 @@
 //! How the server takes and keeps its TCP connections: Nagle's algorithm
-//! off, a deadline for every request's head and then for its body, a stop
-//! that lets requests in flight finish.
+//! off, a deadline for every request's head and then for its body, one for
+//! every write the client leaves waiting, a stop that lets requests in
+//! flight finish.
 //!
 //! `axum::serve` leaves Nagle on and has no such deadlines, so a client
-//! could hold a connection (and a file descriptor) forever by sending
-//! nothing, or a request a byte at a time.
+//! could hold a connection (and a file descriptor, and whatever its answer
+//! holds) forever by sending nothing, a request a byte at a time, or by
+//! never reading what it asked for.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -17,8 +20,11 @@ use axum::extract::Request;
 use http_body::{Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::limits::Limits;
 
 /// Serves `router` on `listener` until `stop` completes; then accepts no
 /// more, lets every connection finish the request it is answering (upgraded
@@ -26,13 +32,16 @@ use tokio::sync::watch;
 /// them have closed.
 ///
 /// A connection that has not sent a whole request head (line and headers)
-/// `read_timeout` after it opened, or after its last answer, is closed; a
-/// body not complete `read_timeout` after its head fails with
-/// [`BodyTooSlow`].
-pub async fn serve<F>(listener: TcpListener, router: Router, read_timeout: Duration, stop: F)
+/// `limits.request_read` after it opened, or after its last answer, is
+/// closed; a body not complete `request_read` after its head fails with
+/// [`BodyTooSlow`]; a connection whose client takes none of what is
+/// written to it for `limits.response_write` is closed.
+pub async fn serve<F>(listener: TcpListener, router: Router, limits: Limits, stop: F)
 where
     F: Future<Output = ()> + Send,
 {
+    let deadlines = (limits.request_read, limits.response_write);
+    let read_timeout = limits.request_read;
     let router = router.layer(axum::middleware::map_request(move |request| async move {
         body_deadline(request, read_timeout)
     }));
@@ -51,7 +60,7 @@ where
                 let stopping = stopping.subscribe();
                 let held = held.clone();
                 tokio::spawn(async move {
-                    answer(connection, service, read_timeout, stopping).await;
+                    answer(connection, service, deadlines, stopping).await;
                     drop(held);
                 });
             }
@@ -65,16 +74,18 @@ where
 }
 
 /// Answers the requests of one connection until it closes, or until
-/// `stopping` (then after the request in flight).
+/// `stopping` (then after the request in flight). `deadlines` are for a
+/// request head and for a write the client leaves waiting.
 async fn answer(
     connection: TcpStream,
     service: TowerToHyperService<Router>,
-    head_timeout: Duration,
+    (head_timeout, write_timeout): (Duration, Duration),
     mut stopping: watch::Receiver<bool>,
 ) {
     if let Err(error) = connection.set_nodelay(true) {
         tracing::warn!(%error, "TCP_NODELAY could not be set on a connection");
     }
+    let connection = WriteDeadline::new(connection, write_timeout);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(head_timeout);
@@ -107,6 +118,100 @@ async fn refused(error: std::io::Error) {
     }
     tracing::error!(%error, "cannot accept a connection");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// A client that took none of what was written to it in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the client took nothing written to it for {0:?}")]
+pub struct ClientNotReading(pub Duration);
+
+/// A connection whose writes fail with [`ClientNotReading`] once one has
+/// waited `limit` for the client to take any of it. Each write that goes
+/// through starts the clock again, so a slow reader that keeps reading is
+/// served, and one that stopped is let go (as nginx's `send_timeout`).
+/// Upgraded WebSockets keep it: their frames go through the same writes.
+struct WriteDeadline<T> {
+    io: T,
+    limit: Duration,
+    /// Running while a write waits for the client.
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WriteDeadline<T> {
+    fn new(io: T, limit: Duration) -> Self {
+        WriteDeadline {
+            io,
+            limit,
+            waiting: None,
+        }
+    }
+
+    /// `written` unless it is still waiting and the deadline passed.
+    fn judge<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if written.is_ready() {
+            self.waiting = None;
+            return written;
+        }
+        let limit = self.limit;
+        let waiting = self
+            .waiting
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match waiting.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                ClientNotReading(limit),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.judge(cx, written)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.judge(cx, written)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let flushed = Pin::new(&mut self.io).poll_flush(cx);
+        self.judge(cx, flushed)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let shut = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.judge(cx, shut)
+    }
 }
 
 /// A request body that was not sent in time.
@@ -166,6 +271,56 @@ mod tests {
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// `head_timeout` and `write_timeout` as the connection deadlines.
+    fn deadlines(head_timeout: Duration, write_timeout: Duration) -> Limits {
+        Limits {
+            request_read: head_timeout,
+            response_write: write_timeout,
+            ..Limits::DEFAULT
+        }
+    }
+
+    /// A route that answers a body of `bytes` in 64 KiB chunks.
+    fn big_answer(bytes: usize) -> Router {
+        Router::new().route(
+            "/big",
+            get(move || async move {
+                let chunks = futures::stream::iter(
+                    std::iter::repeat_n(Bytes::from(vec![b'x'; 64 << 10]), bytes / (64 << 10))
+                        .map(Ok::<_, std::convert::Infallible>),
+                );
+                Body::from_stream(chunks)
+            }),
+        )
+    }
+
+    /// A connection to `address` that asked for `/big` (with `headers`).
+    async fn asking(address: std::net::SocketAddr, headers: &str) -> TcpStream {
+        let mut client = TcpStream::connect(address).await.unwrap();
+        let request = format!("GET /big HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        client
+    }
+
+    /// Serves `router` with `limits` until the returned sender is dropped
+    /// or sent.
+    async fn serving(
+        router: Router,
+        limits: Limits,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+        (address, stop, serving)
+    }
+
     /// Serves a one-route router with `head_timeout` until the returned
     /// sender is dropped or sent.
     async fn served(
@@ -175,14 +330,8 @@ mod tests {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     ) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
         let router = Router::new().route("/", get(|| async { "hello" }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(serve(listener, router, head_timeout, async {
-            let _ = stopped.await;
-        }));
-        (address, stop, serving)
+        serving(router, deadlines(head_timeout, Duration::from_secs(60))).await
     }
 
     /// Reads until the server closes the connection (within `patience`):
@@ -239,7 +388,7 @@ mod tests {
         answer(
             TcpStream::from_std(std_socket).unwrap(),
             service,
-            Duration::from_secs(1),
+            (Duration::from_secs(1), Duration::from_secs(1)),
             stopping,
         )
         .await;
@@ -263,7 +412,7 @@ mod tests {
             }),
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(serve(listener, router, Duration::from_secs(30), async {
+        let serving = tokio::spawn(serve(listener, router, Limits::DEFAULT, async {
             let _ = stopped.await;
         }));
         let mut client = TcpStream::connect(address).await.unwrap();
@@ -282,6 +431,55 @@ mod tests {
         assert!(
             TcpStream::connect(address).await.is_err(),
             "no longer accepting"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_its_answer_is_let_go() {
+        // Far more than the sockets' buffers hold: the server's writes wait.
+        let router = big_answer(256 << 20);
+        let limits = deadlines(Duration::from_secs(30), Duration::from_millis(300));
+        let (address, stop, serving) = serving(router, limits).await;
+        let mut client = asking(address, "").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // A stop waits for every answer in flight: it returns only if the
+        // stalled one was given up.
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), serving)
+            .await
+            .expect("the stalled connection was closed, so serve returns")
+            .unwrap();
+        let mut received = Vec::new();
+        let _ = client.read_to_end(&mut received).await;
+        assert!(received.len() < 256 << 20, "the answer was cut short");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_reads_slowly_but_steadily_gets_all_of_its_answer() {
+        let router = big_answer(8 << 20);
+        // A write waits until the client has taken enough for the socket to
+        // accept more (up to half of its send buffer, a few MiB here), so
+        // the reader below takes one of those well within 3 s.
+        let limits = deadlines(Duration::from_secs(30), Duration::from_secs(3));
+        let (address, _stop, _serving) = serving(router, limits).await;
+        let mut client = asking(address, "Connection: close\r\n").await;
+        let mut received = 0usize;
+        let mut chunk = vec![0u8; 256 << 10];
+        loop {
+            // Pauses, many of them in all, none near the deadline.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let read = tokio::time::timeout(Duration::from_secs(10), client.read(&mut chunk))
+                .await
+                .expect("the server keeps sending")
+                .unwrap();
+            if read == 0 {
+                break;
+            }
+            received += read;
+        }
+        assert!(
+            received > 8 << 20,
+            "all of the body and its head: {received}"
         );
     }
 }

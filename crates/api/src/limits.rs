@@ -15,7 +15,10 @@
 //! * a request head (line and headers) not complete `request_read` after
 //!   the connection opened or its last answer: the connection is closed;
 //!   a body not complete `request_read` after its head: 408,
-//!   `REQUEST_TIMEOUT`, nothing runs.
+//!   `REQUEST_TIMEOUT`, nothing runs;
+//! * a client that takes none of what is written to it (an answer, an
+//!   export, WebSocket frames) for `response_write`: the connection is
+//!   closed.
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::ExecutableDocument;
@@ -49,6 +52,10 @@ pub struct Limits {
     /// connection is held by a client that sends nothing, or a request a
     /// byte at a time.
     pub request_read: Duration,
+    /// Time a write may wait for the client to take any of it: no
+    /// connection, nor what its answer holds, is kept by a client that
+    /// asked and stopped reading.
+    pub response_write: Duration,
 }
 
 impl Limits {
@@ -65,6 +72,7 @@ impl Limits {
         connections_per_visitor: 8,
         text: TextLimits::CEILING,
         request_read: Duration::from_secs(30),
+        response_write: Duration::from_secs(60),
     };
 }
 

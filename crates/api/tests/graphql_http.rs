@@ -43,7 +43,7 @@ async fn send(request: Request<Body>) -> Answer {
     let serving = tokio::spawn(tahc_api::connections::serve(
         listener,
         router(),
-        tahc_api::limits::Limits::DEFAULT.request_read,
+        tahc_api::limits::Limits::DEFAULT,
         std::future::pending(),
     ));
     let (parts, body) = request.into_parts();

@@ -155,7 +155,7 @@ async fn serve(
     tokio::spawn(tahc_api::connections::serve(
         listener,
         router,
-        tahc_api::limits::Limits::DEFAULT.request_read,
+        tahc_api::limits::Limits::DEFAULT,
         std::future::pending(),
     ));
     Ok(address)

@@ -85,6 +85,13 @@ pub struct LimitArgs {
         default_value_t = DEFAULT.request_read.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=3_600))]
     request_read_timeout: u64,
+    /// Seconds a write may wait for the client to take any of it (an
+    /// answer, an export, WebSocket frames) before the connection is
+    /// closed.
+    #[arg(long, value_name = "SECONDS", env = "TAHC_RESPONSE_WRITE_TIMEOUT",
+        default_value_t = DEFAULT.response_write.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    response_write_timeout: u64,
 }
 
 impl LimitArgs {
@@ -108,6 +115,43 @@ impl LimitArgs {
                 field_value_chars: n(self.max_field_value_chars),
             },
             request_read: std::time::Duration::from_secs(self.request_read_timeout),
+            response_write: std::time::Duration::from_secs(self.response_write_timeout),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        limits: LimitArgs,
+    }
+
+    fn limits(flags: &[&str]) -> Limits {
+        let args = std::iter::once("tahc").chain(flags.iter().copied());
+        Flags::try_parse_from(args).unwrap().limits.limits()
+    }
+
+    #[test]
+    fn no_flags_give_the_default_limits() {
+        assert_eq!(limits(&[]), Limits::DEFAULT);
+    }
+
+    #[test]
+    fn the_connection_deadlines_are_set_in_seconds() {
+        let set = limits(&[
+            "--request-read-timeout",
+            "7",
+            "--response-write-timeout",
+            "9",
+        ]);
+        assert_eq!(set.request_read, Duration::from_secs(7));
+        assert_eq!(set.response_write, Duration::from_secs(9));
+        assert_eq!(set.body_bytes, Limits::DEFAULT.body_bytes);
     }
 }

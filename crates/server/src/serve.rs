@@ -261,7 +261,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     );
     // When the stop was asked for: the shutdown timeout counts from there.
     let (signalled, mut stopping) = tokio::sync::watch::channel(None);
-    let server = tahc_api::connections::serve(listener, app, input.request_read, async move {
+    let server = tahc_api::connections::serve(listener, app, input, async move {
         stop_asked.await;
         say!("tahc: shutting down");
         // Stop accepting, close every WebSocket with 1001; requests in

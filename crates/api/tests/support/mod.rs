@@ -132,7 +132,7 @@ impl Server {
         let serving = tokio::spawn(tahc_api::connections::serve(
             listener,
             router,
-            limits.request_read,
+            limits,
             std::future::pending(),
         ));
         let mut server = Server {
