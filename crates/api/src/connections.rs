@@ -458,7 +458,7 @@ mod tests {
     async fn a_client_that_reads_slowly_but_steadily_gets_all_of_its_answer() {
         let router = big_answer(8 << 20);
         // A write waits until the client has taken enough for the socket to
-        // accept more (up to half of its send buffer, a few MiB here), so
+        // accept more (about a third of its send buffer, over a MiB here), so
         // the reader below takes one of those well within 3 s.
         let limits = deadlines(Duration::from_secs(30), Duration::from_secs(3));
         let (address, _stop, _serving) = serving(router, limits).await;
