@@ -40,7 +40,6 @@ pub async fn serve<F>(listener: TcpListener, router: Router, limits: Limits, sto
 where
     F: Future<Output = ()> + Send,
 {
-    let deadlines = (limits.request_read, limits.response_write);
     let read_timeout = limits.request_read;
     let router = router.layer(axum::middleware::map_request(move |request| async move {
         body_deadline(request, read_timeout)
@@ -60,7 +59,7 @@ where
                 let stopping = stopping.subscribe();
                 let held = held.clone();
                 tokio::spawn(async move {
-                    answer(connection, service, deadlines, stopping).await;
+                    answer(connection, service, limits, stopping).await;
                     drop(held);
                 });
             }
@@ -74,21 +73,21 @@ where
 }
 
 /// Answers the requests of one connection until it closes, or until
-/// `stopping` (then after the request in flight). `deadlines` are for a
-/// request head and for a write the client leaves waiting.
+/// `stopping` (then after the request in flight), within the deadlines of
+/// `limits` for a request head and for a write the client leaves waiting.
 async fn answer(
     connection: TcpStream,
     service: TowerToHyperService<Router>,
-    (head_timeout, write_timeout): (Duration, Duration),
+    limits: Limits,
     mut stopping: watch::Receiver<bool>,
 ) {
     if let Err(error) = connection.set_nodelay(true) {
         tracing::warn!(%error, "TCP_NODELAY could not be set on a connection");
     }
-    let connection = WriteDeadline::new(connection, write_timeout);
+    let connection = WriteDeadline::new(connection, limits.response_write);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(head_timeout);
+        .header_read_timeout(limits.request_read);
     let served = http
         .serve_connection(TokioIo::new(connection), service)
         .with_upgrades();
@@ -388,7 +387,7 @@ mod tests {
         answer(
             TcpStream::from_std(std_socket).unwrap(),
             service,
-            (Duration::from_secs(1), Duration::from_secs(1)),
+            Limits::DEFAULT,
             stopping,
         )
         .await;
