@@ -10,6 +10,10 @@
 //! * `live_applied_latency`: from the acknowledgement to the views having
 //!   applied the message (where changes are produced): the pipeline's share
 //!   of `live_latency`; the rest is rendering and fan-out.
+//! * `live_cpu`: the CPU the load took (server, writers and subscribers, all
+//!   in this process), from the first message to the last frame: cores busy
+//!   against the machine's (`ratio`), and microseconds per frame delivered.
+//!   A saturated machine's latency is its queue, not the server's path.
 //! * `live_idle_rss`: the server's resident memory added per idle connection
 //!   with one subscription, measured first on the quiet server, the clients
 //!   in a process of their own (target ≤ 64 KiB).
@@ -192,6 +196,15 @@ pub async fn idle_clients(
     Ok(())
 }
 
+/// CPU time this process has used, all threads, user and system.
+fn process_cpu() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(time.tv_sec).unwrap_or(0),
+        u32::try_from(time.tv_nsec).unwrap_or(0),
+    )
+}
+
 pub(crate) fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -261,6 +274,9 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     // One writer per 100 messages/s, each posting into its own conversation.
     let writers = (args.rate as usize).div_ceil(100).max(1);
     let per_writer = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
+    // The CPU the whole load takes (server, writers and subscribers alike,
+    // all in this process), from the first message to the last frame.
+    let load_started = (Instant::now(), process_cpu());
     let mut posting = tokio::task::JoinSet::new();
     let next = Arc::new(AtomicU64::new(0));
     for _ in 0..writers {
@@ -310,6 +326,18 @@ pub async fn run(args: LiveArgs) -> Result<()> {
         }
     }
     let expected_total = expected * args.subscribers as u64;
+    let (wall, cpu) = (
+        load_started.0.elapsed(),
+        process_cpu().saturating_sub(load_started.1),
+    );
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let busy = cpu.as_secs_f64() / wall.as_secs_f64();
+    println!(
+        "{}",
+        json!({"bench": "live_cpu", "cores_busy": report::round3(busy), "cores": cores,
+               "ratio": report::round3(busy / cores as f64),
+               "cpu_us_per_frame": report::round3(cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64)})
+    );
     println!(
         "{}",
         json!({"bench": "live_delivery", "subscribers": args.subscribers, "messages": expected,

@@ -118,7 +118,8 @@ pub fn micros() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
-fn round3(x: f64) -> f64 {
+/// `x` to three decimals, as the figures are printed.
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
