@@ -276,7 +276,7 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     let per_writer = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
     // The CPU the whole load takes (server, writers and subscribers alike,
     // all in this process), from the first message to the last frame.
-    let load_started = (Instant::now(), process_cpu());
+    let (load_began, cpu_before) = (Instant::now(), process_cpu());
     let mut posting = tokio::task::JoinSet::new();
     let next = Arc::new(AtomicU64::new(0));
     for _ in 0..writers {
@@ -327,8 +327,8 @@ pub async fn run(args: LiveArgs) -> Result<()> {
     }
     let expected_total = expected * args.subscribers as u64;
     let (wall, cpu) = (
-        load_started.0.elapsed(),
-        process_cpu().saturating_sub(load_started.1),
+        load_began.elapsed(),
+        process_cpu().saturating_sub(cpu_before),
     );
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let busy = cpu.as_secs_f64() / wall.as_secs_f64();
