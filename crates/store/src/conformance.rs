@@ -46,6 +46,7 @@ macro_rules! conformance_suite {
             stream_versions_count_from_one_in_each_stream,
             no_stream_expectation_refuses_an_existing_stream,
             exact_expectation_refuses_a_stale_version,
+            a_stream_written_before_many_others_is_still_checked_against_its_version,
             any_expectation_appends_whatever_the_version,
             concurrent_appends_expecting_one_version_let_exactly_one_win,
             retrying_an_append_with_the_same_event_ids_returns_the_original_result,
@@ -202,6 +203,24 @@ pub async fn exact_expectation_refuses_a_stale_version(t: Box<dyn TestLog>) {
         matches!(err, AppendError::Conflict { actual: 0, .. }),
         "{err:?}"
     );
+}
+
+/// A writer remembers the versions of the streams it wrote last; one that
+/// fell out of that memory is checked against what is stored.
+pub async fn a_stream_written_before_many_others_is_still_checked_against_its_version(
+    t: Box<dyn TestLog>,
+) {
+    let log = t.log();
+    ok(&log, "a", ExpectedVersion::Any, 2).await;
+    let others = crate::stream_versions::REMEMBERED.get() + 1;
+    run_writers(&log, "other-", others, 1).await;
+    let err = refused(&log, "a", ExpectedVersion::NoStream, 1).await;
+    assert!(
+        matches!(err, AppendError::Conflict { actual: 2, .. }),
+        "{err:?}"
+    );
+    let appended = ok(&log, "a", ExpectedVersion::Exact(2), 1).await;
+    assert_eq!(appended.stream_version, 3);
 }
 
 /// `Any` appends to new and existing streams alike.

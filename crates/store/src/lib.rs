@@ -19,6 +19,7 @@ mod log;
 mod pg_log;
 pub mod record;
 mod sled_log;
+mod stream_versions;
 mod subject_keys;
 mod subscription;
 mod verify;

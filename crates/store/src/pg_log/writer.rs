@@ -28,13 +28,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use lru::LruCache;
 use tahc_events::{Position, RecordedEvent, StreamId};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Config, Statement};
@@ -45,6 +43,7 @@ use crate::append_queue::AppendJob;
 use crate::error::AppendError;
 use crate::log::Appended;
 use crate::record::{self, Digest};
+use crate::stream_versions::StreamVersions;
 
 /// At most how many times the writer yields to gather a round.
 const GATHER: usize = 4;
@@ -54,10 +53,6 @@ const MAX_ROUND: usize = 512;
 /// One-trip rounds sent before the first of them lands: the database
 /// works on the next while the last one's commit is flushed and answered.
 const IN_FLIGHT: usize = 2;
-
-/// How many streams' versions the writer remembers (the most recently
-/// written).
-const KNOWN_STREAMS: NonZeroUsize = NonZeroUsize::new(65_536).expect("not zero");
 
 /// A statement parameter.
 type Param<'a> = dyn tokio_postgres::types::ToSql + Sync + 'a;
@@ -110,7 +105,7 @@ struct Known {
     /// when unknown (at start, after a failed round).
     head: Option<(Position, Digest)>,
     /// The versions of the streams written most recently.
-    versions: LruCache<StreamId, u64>,
+    versions: StreamVersions,
     /// Whether the last round found no other node's appends since the one
     /// before: one-trip rounds are tried only then, so that nodes writing
     /// together do not keep paying for attempts that miss.
@@ -121,7 +116,7 @@ impl Known {
     fn new() -> Known {
         Known {
             head: None,
-            versions: LruCache::new(KNOWN_STREAMS),
+            versions: StreamVersions::new(),
             alone: false,
         }
     }
@@ -132,7 +127,7 @@ impl Known {
         let (head, tail_hash) = self.head.filter(|_| self.alone)?;
         let mut versions = HashMap::with_capacity(jobs.len());
         for job in jobs {
-            versions.insert(job.stream.clone(), *self.versions.get(&job.stream)?);
+            versions.insert(job.stream.clone(), self.versions.get(&job.stream)?);
         }
         Some(Round::new(head, tail_hash, versions))
     }
@@ -150,7 +145,7 @@ impl Known {
     fn committed(&mut self, round: &Round) {
         self.head = Some((round.head, round.tail_hash));
         for (stream, version) in &round.versions {
-            self.versions.put(stream.clone(), *version);
+            self.versions.written(stream.clone(), *version);
         }
     }
 

@@ -34,13 +34,10 @@ use crate::append_queue::AppendJob;
 use crate::error::{AppendError, ReadError};
 use crate::log::{Appended, ExpectedVersion};
 use crate::record::{self, Digest};
+use crate::stream_versions::StreamVersions;
 
 /// Most appends taken into one round.
 const MAX_ROUND: usize = 1024;
-
-/// Stream heads remembered between rounds; past this many the memory is
-/// cleared and heads are read from the stream index again.
-const HEAD_CACHE: usize = 100_000;
 
 /// Where an event id is stored (in sled or earlier in the current round).
 #[derive(Clone)]
@@ -82,7 +79,7 @@ pub(super) struct Writer {
     head: Position,
     tail_hash: Digest,
     /// Versions of recently written streams, as stored.
-    stream_heads: HashMap<StreamId, u64>,
+    stream_heads: StreamVersions,
     jobs: mpsc::Receiver<AppendJob>,
     written: std_mpsc::Sender<Written>,
     flusher: JoinHandle<()>,
@@ -129,7 +126,7 @@ impl Writer {
             reserve,
             head,
             tail_hash,
-            stream_heads: HashMap::new(),
+            stream_heads: StreamVersions::new(),
             jobs,
             written: sender,
             flusher,
@@ -196,10 +193,9 @@ impl Writer {
         }
         self.head = round.head;
         self.tail_hash = round.tail_hash;
-        if self.stream_heads.len() + round.stream_heads.len() > HEAD_CACHE {
-            self.stream_heads.clear();
+        for (stream, version) in round.stream_heads {
+            self.stream_heads.written(stream, version);
         }
-        self.stream_heads.extend(round.stream_heads);
         let written = Written {
             outcomes,
             records: round.records,
@@ -239,9 +235,10 @@ impl Writer {
         let current = match round
             .stream_heads
             .get(stream)
+            .copied()
             .or_else(|| self.stream_heads.get(stream))
         {
-            Some(version) => *version,
+            Some(version) => version,
             None => self.stored_version(stream)?,
         };
         if !expected.admits(current) {
