@@ -228,11 +228,12 @@ mod tests {
     #[test]
     fn installing_the_recorder_starts_the_upkeep_that_folds_samples_nobody_scraped() {
         let handle = install();
-        assert!(
-            thread_names().iter().any(|name| name == UPKEEP_THREAD),
-            "{:?}",
-            thread_names()
-        );
+        // A new thread carries its parent's name until it has named itself.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread_names().iter().any(|name| name == UPKEEP_THREAD) {
+            assert!(Instant::now() < deadline, "{:?}", thread_names());
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for _ in 0..1_000 {
             metrics::histogram!("tahc_test_upkeep_seconds").record(0.25);
         }
