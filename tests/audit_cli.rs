@@ -60,9 +60,11 @@ async fn history() -> (History, Uuid) {
         .await
         .unwrap();
     let started_at = started.appended.unwrap().last_position.0;
-    let (contact, _) = c
+    let contact = c
         .identify_visitor(&visitor, None, "pat@example.com".into(), Some("Pat".into()))
         .await
+        .unwrap()
+        .linked()
         .unwrap();
     c.take_over(&admin, conversation).await.unwrap();
     c.send_message(&admin, message(conversation, "it ships today", false))
@@ -79,9 +81,11 @@ async fn history() -> (History, Uuid) {
         .start_conversation(&other, None, "delete me please".into())
         .await
         .unwrap();
-    let (gone, _) = c
+    let gone = c
         .identify_visitor(&other, None, "gone@example.com".into(), None)
         .await
+        .unwrap()
+        .linked()
         .unwrap();
     c.erase_contact(&admin, gone).await.unwrap();
     let head = node.log.head().await.unwrap();

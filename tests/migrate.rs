@@ -28,9 +28,17 @@ async fn identify(base: &str, token: &str, email: &str) -> String {
         json!({ "e": email }),
     )
     .await;
-    identified["data"]["identifyVisitor"]["contact"]["id"]
+    assert!(identified.get("errors").is_none(), "{identified}");
+    let found = graphql(
+        base,
+        BOOTSTRAP_KEY,
+        "query($e:String!){contactByEmail(email:$e){id}}",
+        json!({ "e": email }),
+    )
+    .await;
+    found["data"]["contactByEmail"]["id"]
         .as_str()
-        .unwrap_or_else(|| panic!("{identified}"))
+        .unwrap_or_else(|| panic!("{found}"))
         .to_owned()
 }
 

@@ -60,7 +60,18 @@ impl Node {
 }
 
 fn flags(store: &str) -> Vec<&str> {
-    vec!["--store", store, "--visitor-rate", "0", "--team-rate", "0"]
+    vec![
+        "--store",
+        store,
+        "--visitor-rate",
+        "0",
+        "--team-rate",
+        "0",
+        "--sessions-per-address-rate",
+        "0",
+        "--sessions-rate",
+        "0",
+    ]
 }
 
 fn ws_url(base: &str) -> String {

@@ -171,6 +171,8 @@ catalogue! {
             "A visitor opened the widget for the first time.";
         VisitorIdentified = "visitor.identified", v 1,
             "A visitor gave an email (and maybe a name) and is now known as a contact. Personal: email, name.";
+        VisitorEmailClaimed = "visitor.email_claimed", v 1,
+            "A visitor gave an email an existing contact holds: an unverified claim, linked only once the team confirms it. Personal: email, name.";
         VisitorBlocked = "visitor.blocked", v 1,
             "A visitor was blocked: it can no longer start conversations or post.";
         VisitorUnblocked = "visitor.unblocked", v 1,

@@ -107,6 +107,10 @@ impl Event {
                 .into_iter()
                 .flatten()
                 .collect(),
+            Event::VisitorEmailClaimed(e) => [Some(&mut e.email), e.name.as_mut()]
+                .into_iter()
+                .flatten()
+                .collect(),
             Event::ContactNoteAdded(e) => vec![&mut e.body],
             Event::ContactNoteEdited(e) => vec![&mut e.body],
             Event::ContactCustomFieldSet(e) => e.value.as_mut().into_iter().collect(),

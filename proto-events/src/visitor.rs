@@ -20,6 +20,19 @@ pub struct VisitorIdentified {
     pub name: Option<Personal>,
 }
 
+/// A visitor gave an email that an existing contact already holds. The
+/// claim is unverified: the visitor is not linked to that contact (nor
+/// shown anything of it) until the team confirms it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitorEmailClaimed {
+    /// The contact that holds the address.
+    pub contact_id: Uuid,
+    /// The email given.
+    pub email: Personal,
+    /// The name given, if any.
+    pub name: Option<Personal>,
+}
+
 /// A visitor was blocked: it can neither start conversations nor post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VisitorBlocked {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-pub const BOOTSTRAP_KEY: &str = "tahc_bootstrap_key_for_tests";
+/// A key of the form the server generates (a weaker one is refused).
+pub const BOOTSTRAP_KEY: &str =
+    "tahc_7e3f0c9a41b6d2e85f7a0b3c9d1e4f6a2b8c0d5e7f9a1b3c5d7e9f0a2b4c6d8e";
 
 pub struct Served {
     pub child: Child,

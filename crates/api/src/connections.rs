@@ -54,8 +54,14 @@ where
             () = &mut stop => break,
         };
         match accepted {
-            Ok((connection, _)) => {
-                let service = TowerToHyperService::new(router.clone());
+            Ok((connection, peer)) => {
+                // Handlers that limit by client address read it as axum's
+                // `ConnectInfo`.
+                let service = TowerToHyperService::new(
+                    router
+                        .clone()
+                        .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+                );
                 let stopping = stopping.subscribe();
                 let held = held.clone();
                 tokio::spawn(async move {

@@ -94,6 +94,9 @@ pub enum RequestError {
     /// The document does not parse (GET must know the operation's type).
     #[error("the query does not parse: {0}")]
     Syntax(String),
+    /// The document nests too deep to be parsed safely.
+    #[error(transparent)]
+    TooDeep(#[from] crate::nesting::TooDeep),
     /// The operation to run cannot be chosen.
     #[error("{0}")]
     Operation(String),
@@ -204,6 +207,7 @@ pub fn parse_params(
 
 /// The type of the operation a request would run.
 pub fn operation_type(request: &async_graphql::Request) -> Result<OperationType, RequestError> {
+    crate::nesting::check_document(&request.query)?;
     let document = async_graphql::parser::parse_query(&request.query)
         .map_err(|e| RequestError::Syntax(e.to_string()))?;
     let operations: Vec<_> = document.operations.iter().collect();

@@ -10,6 +10,7 @@ pub mod graphql_http;
 pub mod graphql_ws;
 pub mod limits;
 pub mod metrics;
+pub mod nesting;
 pub mod rate_limit;
 pub mod schema;
 pub mod subject_export;
@@ -81,6 +82,17 @@ impl Gate {
         let principal = schema::principal_of(&self.node, credential)?;
         self.admit(&principal)?;
         Ok(principal)
+    }
+
+    /// The caller a credential stands for now, without charging it.
+    pub fn authenticate_credential(&self, credential: &str) -> Result<Principal, Refusal> {
+        Ok(schema::principal_of(&self.node, credential)?)
+    }
+
+    /// Where live connections watch for their principal's revocation.
+    #[must_use]
+    pub fn revocations(&self) -> &tahc_app::Revocations {
+        self.node.applied.revocations()
     }
 
     /// Holds a known caller to its rate limit.
@@ -161,11 +173,15 @@ pub fn service(
     limits: Limits,
 ) -> (Router, WebSockets) {
     metrics::install();
+    let schema = schema::build(node.clone(), &limits, admission.clone());
     let gate = Gate {
         node: node.clone(),
         admission,
     };
-    let schema = schema::build(node.clone(), &limits);
+    let widget = widget::Widget {
+        node: node.clone(),
+        admission: gate.admission.clone(),
+    };
     let (live, sockets) = Live::new(schema.clone(), gate.clone(), live, limits);
     let endpoint = GraphqlEndpoints {
         http: TahcEndpoint {
@@ -186,6 +202,10 @@ pub fn service(
         .merge(
             Router::new()
                 .route("/widget/session", post(widget::session))
+                .with_state(widget),
+        )
+        .merge(
+            Router::new()
                 .route("/healthz", get(|| async { "ok" }))
                 .route("/readyz", get(ready))
                 .route("/metrics", get(metrics::render))

@@ -3,8 +3,11 @@
 //! nothing:
 //!
 //! * an HTTP body over `body_bytes`: 413, `PAYLOAD_TOO_LARGE`;
-//! * a GraphQL document over `query_bytes`, too deep or too complex:
-//!   `BAD_USER_INPUT`, nothing runs;
+//! * a GraphQL document over `query_bytes`, nested deeper than
+//!   [`crate::nesting::MAX_NESTING`] (its text or its variables' values),
+//!   selecting too deep or too complex: `BAD_USER_INPUT`, nothing runs;
+//! * a mutation selecting more than `mutation_fields` fields:
+//!   `LIMIT_EXCEEDED`, nothing runs;
 //! * a WebSocket message over `frame_bytes`: closed with 1009;
 //! * an operation past `operations_per_connection`: that operation gets
 //!   `LIMIT_EXCEEDED`, the connection goes on;
@@ -20,13 +23,18 @@
 //!   export, WebSocket frames) for `response_write`: the connection is
 //!   closed.
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
 use std::sync::Arc;
 use std::time::Duration;
 use tahc_app::AppError;
 use tahc_domain::{MAX_EMAIL_LEN, contact, conversation, text, visitor};
+
+use crate::rate_limit::Admission;
+use crate::schema::Caller;
 
 /// The input limits of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +47,9 @@ pub struct Limits {
     pub depth: usize,
     /// Complexity of a GraphQL operation (each selected field counts 1).
     pub complexity: usize,
+    /// Fields one mutation operation may select (each is a write, and
+    /// each past the first is charged to the caller's rate limit).
+    pub mutation_fields: usize,
     /// Bytes of one WebSocket message.
     pub frame_bytes: usize,
     /// Operations (subscriptions) running at once on one connection.
@@ -67,6 +78,7 @@ impl Limits {
         query_bytes: 32 << 10,
         depth: 12,
         complexity: 2_000,
+        mutation_fields: 10,
         frame_bytes: 1 << 20,
         operations_per_connection: 100,
         connections_per_visitor: 8,
@@ -156,19 +168,92 @@ pub async fn checked<T>(
     command.await
 }
 
-/// Refuses GraphQL documents longer than a limit before parsing them.
-pub(crate) struct QuerySize(pub usize);
+/// Holds each GraphQL request to the document limits before it runs:
+/// refuses a document longer than `query_bytes` or nested deeper than
+/// [`crate::nesting::MAX_NESTING`] (its text or its variables' values)
+/// before parsing it, and a mutation selecting more than `mutation_fields`
+/// fields after; then charges the caller's rate limit one more for each
+/// mutation field past the first (the request itself was charged one at
+/// the gate).
+pub(crate) struct DocumentLimits {
+    /// Bytes of a document.
+    pub query_bytes: usize,
+    /// Fields of one mutation operation.
+    pub mutation_fields: usize,
+}
 
-impl ExtensionFactory for QuerySize {
+impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QuerySizeCheck(self.0))
+        Arc::new(DocumentCheck {
+            query_bytes: self.query_bytes,
+            mutation_fields: self.mutation_fields,
+            mutations: std::sync::Mutex::new(Vec::new()),
+        })
     }
 }
 
-struct QuerySizeCheck(usize);
+struct DocumentCheck {
+    query_bytes: usize,
+    mutation_fields: usize,
+    /// Each mutation operation of the parsed document and its field count.
+    mutations: std::sync::Mutex<Vec<(Option<String>, usize)>>,
+}
+
+/// A request refused before it ran, with `extensions.code`.
+fn refusal(code: &'static str, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.extensions = async_graphql::Error::new("")
+        .extend_with(|_, e| e.set("code", code))
+        .extensions;
+    error
+}
+
+/// Each mutation operation of `document` (by name) and the fields it
+/// selects at its root, fragments spread out: each costs a write.
+fn mutation_fields(document: &ExecutableDocument) -> Vec<(Option<String>, usize)> {
+    fn count(
+        document: &ExecutableDocument,
+        set: &SelectionSet,
+        spread: &mut std::collections::HashSet<String>,
+    ) -> usize {
+        set.items
+            .iter()
+            .map(|selection| match &selection.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => {
+                    count(document, &inline.node.selection_set.node, spread)
+                }
+                Selection::FragmentSpread(named) => {
+                    let name = named.node.fragment_name.node.to_string();
+                    match document.fragments.get(&named.node.fragment_name.node) {
+                        // A fragment spread twice (or in a cycle, which
+                        // validation refuses) counts once.
+                        Some(fragment) if spread.insert(name) => {
+                            count(document, &fragment.node.selection_set.node, spread)
+                        }
+                        _ => 0,
+                    }
+                }
+            })
+            .sum()
+    }
+    document
+        .operations
+        .iter()
+        .filter(|(_, operation)| operation.node.ty == OperationType::Mutation)
+        .map(|(name, operation)| {
+            let fields = count(
+                document,
+                &operation.node.selection_set.node,
+                &mut Default::default(),
+            );
+            (name.map(ToString::to_string), fields)
+        })
+        .collect()
+}
 
 #[async_trait::async_trait]
-impl Extension for QuerySizeCheck {
+impl Extension for DocumentCheck {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -176,21 +261,61 @@ impl Extension for QuerySizeCheck {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if query.len() > self.0 {
-            let mut error = ServerError::new(
+        if query.len() > self.query_bytes {
+            return Err(refusal(
+                "BAD_USER_INPUT",
                 format!(
                     "the query is {} bytes; at most {} are allowed",
                     query.len(),
-                    self.0
+                    self.query_bytes
                 ),
-                None,
-            );
-            error.extensions = async_graphql::Error::new("")
-                .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
-                .extensions;
-            return Err(error);
+            ));
         }
-        next.run(ctx, query, variables).await
+        crate::nesting::check_document(query)
+            .and_then(|()| crate::nesting::check_variables(variables.values()))
+            .map_err(|too_deep| refusal("BAD_USER_INPUT", too_deep.to_string()))?;
+        let document = next.run(ctx, query, variables).await?;
+        let mutations = mutation_fields(&document);
+        if let Some((_, fields)) = mutations.iter().find(|(_, n)| *n > self.mutation_fields) {
+            return Err(refusal(
+                "LIMIT_EXCEEDED",
+                format!(
+                    "the mutation selects {fields} fields; at most {} may run in one request",
+                    self.mutation_fields
+                ),
+            ));
+        }
+        *self.mutations.lock().unwrap_or_else(|e| e.into_inner()) = mutations;
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let fields = self
+            .mutations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(name, _)| operation_name.is_none() || name.as_deref() == operation_name)
+            .map_or(0, |(_, fields)| *fields);
+        let extra = u32::try_from(fields.saturating_sub(1)).unwrap_or(u32::MAX);
+        if let (Some(extra), Some(Caller(Some(principal))), Some(admission)) = (
+            std::num::NonZeroU32::new(extra),
+            ctx.data_opt::<Caller>(),
+            ctx.data_opt::<Arc<dyn Admission>>(),
+        ) && let Err(limited) = admission.charge(principal, extra)
+        {
+            let mut error = refusal("RATE_LIMITED", limited.to_string());
+            if let Some(extensions) = error.extensions.as_mut() {
+                extensions.set("retryAfter", limited.retry_after.as_secs_f64());
+            }
+            return async_graphql::Response::from_errors(vec![error]);
+        }
+        next.run(ctx, operation_name).await
     }
 }
 

@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use tahc_app::{AppError, Node};
 use uuid::Uuid;
 
+use crate::rate_limit::Admission;
 use crate::schema::{decode_id, encode_id};
 use crate::visitor_token::{self, VisitorClaim};
 
@@ -22,8 +24,17 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Creates a visitor of the named workspace and returns its token.
-pub async fn session(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+/// Opens a session for a new visitor of the named workspace: its token.
+/// Nothing is written until the visitor does something, and sessions are
+/// limited per client address and in all (429 with `Retry-After` beyond).
+pub async fn session(State(widget): State<Widget>, request: Request) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let Ok(body) = axum::body::to_bytes(request.into_body(), BODY_BYTES).await else {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+    };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(_) => {
@@ -44,16 +55,17 @@ pub async fn session(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     else {
         return refuse(StatusCode::NOT_FOUND, "no such workspace");
     };
+    if let Err(limited) = widget.admission.admit_session(address) {
+        let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string());
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limited.retry_after.as_secs_f64().ceil() as u64),
+        );
+        return response;
+    }
+    let node = &widget.node;
     match node.commands.new_visitor(workspace_id).await {
         Ok(visitor) => {
-            // Answer with the visitor visible, like every write.
-            let head = log_head(&node).await;
-            if !node.wait_for(head, std::time::Duration::from_secs(5)).await {
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the views are catching up; retry",
-                );
-            }
             let visitor_id = visitor.visitor_id().unwrap_or_default();
             let expires = node.commands.now() + Duration::days(TOKEN_LIFETIME_DAYS);
             let claim = VisitorClaim {
@@ -77,6 +89,15 @@ pub async fn session(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     }
 }
 
-async fn log_head(node: &Node) -> tahc_events::Position {
-    node.log.head().await.unwrap_or_default()
+/// What `POST /widget/session` needs: the node, and the admission that
+/// limits new sessions.
+#[derive(Clone)]
+pub struct Widget {
+    /// The node.
+    pub node: Arc<Node>,
+    /// Limits new sessions.
+    pub admission: Arc<dyn Admission>,
 }
+
+/// The largest session request read (it holds one workspace id).
+const BODY_BYTES: usize = 4 << 10;

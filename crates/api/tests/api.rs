@@ -195,7 +195,7 @@ async fn the_team_reads_contacts_and_visitors_may_not() {
         tahc_api::visitor_token::verify(&server.node.token_key, &visitor_token, chrono::Utc::now())
             .unwrap();
     let visitor = tahc_app::Principal::visitor(claim.workspace_id, claim.visitor_id);
-    let (contact_id, _) = server
+    let contact_id = server
         .node
         .commands
         .identify_visitor(
@@ -205,6 +205,8 @@ async fn the_team_reads_contacts_and_visitors_may_not() {
             Some("Zoë Saldaña".into()),
         )
         .await
+        .unwrap()
+        .linked()
         .unwrap();
     let (_, noted) = server
         .node
@@ -299,10 +301,23 @@ async fn an_agent_takes_over_assigns_and_closes_through_the_api() {
         "Ada"
     );
 
+    // The visitor is shown no contact; the team finds the new one.
     let identified = server.graphql(Some(&visitor), "mutation{identifyVisitor(input:{email:\"lin@example.com\",name:\"Lin\"}){contact{name email} userErrors{code field}}}", json!({})).await;
     assert_eq!(
-        identified["data"]["identifyVisitor"]["contact"]["email"], "lin@example.com",
+        identified["data"]["identifyVisitor"],
+        json!({"contact": null, "userErrors": []}),
         "{identified}"
+    );
+    let lin = server
+        .graphql(
+            Some(&server.admin_key),
+            "{contactByEmail(email:\"lin@example.com\"){name email}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        lin["data"]["contactByEmail"],
+        json!({"name": "Lin", "email": "lin@example.com"})
     );
     let bad = server.graphql(Some(&visitor), "mutation{identifyVisitor(input:{email:\"nope\"}){contact{name} userErrors{code field}}}", json!({})).await;
     assert_eq!(

@@ -32,10 +32,8 @@ async fn contact(server: &Server, email: &str, name: &str) -> String {
             json!({"e": email, "n": name}),
         )
         .await;
-    identified["data"]["identifyVisitor"]["contact"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{identified}"))
-        .to_owned()
+    assert!(identified.get("errors").is_none(), "{identified}");
+    server.contact_by_email(email).await
 }
 
 async fn key(server: &Server, role: &str) -> String {

@@ -190,7 +190,12 @@ async fn texts_over_their_limits_are_user_errors_on_the_field_and_change_nothing
             json!({"e": "ada@acme.example", "n": "Ada"}),
         )
         .await;
-    let contact = identified["data"]["identifyVisitor"]["contact"]["id"].clone();
+    assert_eq!(
+        identified["data"]["identifyVisitor"]["userErrors"],
+        json!([]),
+        "{identified}"
+    );
+    let contact = server.contact_by_email("ada@acme.example").await;
     let noted = server
         .graphql(
             admin,

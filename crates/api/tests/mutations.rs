@@ -230,11 +230,12 @@ async fn known_visitor(server: &Server, email: &str, name: &str) -> (String, Str
     let identified = server
         .graphql(Some(&visitor), IDENTIFY, json!({"e": email, "n": name}))
         .await;
-    let contact = identified["data"]["identifyVisitor"]["contact"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{identified}"))
-        .to_owned();
-    (visitor, contact)
+    assert_eq!(
+        identified["data"]["identifyVisitor"]["userErrors"],
+        json!([]),
+        "{identified}"
+    );
+    (visitor, server.contact_by_email(email).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

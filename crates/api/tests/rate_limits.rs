@@ -25,6 +25,7 @@ async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_unaffected(
     let settings = RateLimitSettings {
         visitor: rate(30, 3),
         team: rate(60, 5),
+        ..RateLimitSettings::OFF
     };
     let server = Server::start_with(Arc::new(RateLimits::manual(settings, &clock))).await;
     let visitor = server.visitor_token().await;

@@ -231,9 +231,12 @@ async fn each_subscription_answers_to_the_roles_the_contract_names() {
     server
         .graphql(Some(&visitor), IDENTIFY, json!({"e": "kim@acme.example"}))
         .await;
-    let events = audit.nexts("log", 3).await;
-    assert_eq!(events[0]["data"]["events"]["type"], "conversation.started");
-    assert_eq!(events[0]["data"]["events"]["actor"]["kind"], "VISITOR");
+    // The visitor is recorded when it first acts, not when its session
+    // opened.
+    let events = audit.nexts("log", 4).await;
+    assert_eq!(events[0]["data"]["events"]["type"], "visitor.first_seen");
+    assert_eq!(events[1]["data"]["events"]["type"], "conversation.started");
+    assert_eq!(events[1]["data"]["events"]["actor"]["kind"], "VISITOR");
     let created = &contacts.nexts("c", 1).await[0]["data"]["contactChanges"];
     assert_eq!(created["kind"], "CREATED");
     assert_eq!(created["contact"]["email"], "kim@acme.example");

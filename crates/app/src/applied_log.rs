@@ -18,6 +18,7 @@ use tahc_store::{LiveFeed, LogReader, ReadError, SharedLog, Subscription};
 use tokio::sync::watch;
 
 use crate::node::ReadModels;
+use crate::revocations::Revocations;
 
 /// Batches held for live subscribers before a slow one lags (and reads the
 /// log instead).
@@ -31,6 +32,7 @@ pub struct AppliedLog {
     log: SharedLog,
     head: watch::Sender<Position>,
     feed: LiveFeed,
+    revocations: Revocations,
 }
 
 impl AppliedLog {
@@ -41,7 +43,15 @@ impl AppliedLog {
             log,
             head: watch::channel(start).0,
             feed: LiveFeed::with_capacity(LIVE_BATCHES),
+            revocations: Revocations::default(),
         }
+    }
+
+    /// The principals revoked as the views apply the log: marked before
+    /// the revoking event is visible here.
+    #[must_use]
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     /// The last position every read model has applied.
@@ -92,6 +102,8 @@ impl AppliedLog {
                 () = &mut stop => break,
                 () = views.reached(last) => {}
             }
+            // Revoked connections end before anyone sees what revoked them.
+            self.revocations.note(&batch);
             self.head.send_replace(last);
             self.feed.publish(batch.into());
         }

@@ -21,17 +21,21 @@ pub mod permission;
 mod principal;
 pub mod process;
 pub mod rebuild;
+mod revocations;
 mod vault;
 
 pub use activity::{Activity, ActivityKind, TeamActivity};
 pub use aggregates::{Aggregates, Context, EventIds, Executed, Loaded};
 pub use applied_log::AppliedLog;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use commands::{Commands, ContactNoteRef, CreatedWorkspace, IssuedAgent, SendMessage, stream};
+pub use commands::{
+    Commands, ContactNoteRef, CreatedWorkspace, Identified, IssuedAgent, SendMessage, stream,
+};
 pub use email_key::EmailKey;
 pub use error::AppError;
 pub use log_selection::LogSelection;
-pub use node::{Node, NodeError, NodeOptions, Reactions, ReadModels};
+pub use node::{Node, NodeError, NodeOptions, Reactions, ReadModels, not_ahead_of};
 pub use permission::{Action, allows};
 pub use principal::{Principal, PrincipalKind};
+pub use revocations::{Revocation, Revocations, revoked_by};
 pub use vault::Vault;

@@ -68,6 +68,35 @@ pub enum NodeError {
     /// Catching up failed.
     #[error(transparent)]
     App(#[from] AppError),
+    /// A view or a process manager's memory has applied more of the log
+    /// than the log holds: the log was lost, replaced or cut short.
+    #[error(
+        "the view `{view}` has applied the log up to position {applied}, but the log ends at \
+         {head}: the log is missing or damaged. Restore it from a backup (or, to start over \
+         on the log that is there, move the views directory away so they are rebuilt from it)"
+    )]
+    AheadOfLog {
+        /// The view.
+        view: String,
+        /// Where it stands.
+        applied: Position,
+        /// The log's last position.
+        head: Position,
+    },
+    /// A secret of the data directory is missing while the log holds
+    /// events: a new one would silently change what the old one decided.
+    #[error(
+        "{path} is missing, but the log holds {events} events: restore it from a backup \
+         ({consequence})"
+    )]
+    MissingSecret {
+        /// The file.
+        path: PathBuf,
+        /// Events in the log.
+        events: u64,
+        /// What else a new key would break.
+        consequence: &'static str,
+    },
 }
 
 /// The read models of a node.
@@ -211,10 +240,13 @@ impl Node {
             views_cache_bytes,
         } = options.into();
         std::fs::create_dir_all(data_dir).map_err(file_error(data_dir))?;
+        private_dir(data_dir)?;
         crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
         let views = Views::open_with_cache(data_dir.join("views"), views_cache_bytes)?;
-        let email_key = EmailKey::from_bytes(secret(&*log, data_dir, "email.key").await?);
-        let token_key = secret(&*log, data_dir, "token.key").await?;
+        let head = log.head().await.map_err(AppError::from)?;
+        not_ahead_of(&views, head)?;
+        let email_key = EmailKey::from_bytes(secret(&*log, data_dir, "email.key", head).await?);
+        let token_key = secret(&*log, data_dir, "token.key", head).await?;
         let shared: SharedLog = log.clone();
         let vault = Arc::new(Vault::new(log.subject_keys()));
         let commands = Commands::new(
@@ -436,18 +468,49 @@ fn projection_error(error: tahc_projections::ProjectionError) -> NodeError {
     NodeError::App(AppError::View(error.to_string()))
 }
 
+/// Refuses views (and process managers' memory, kept beside them) that
+/// have applied more than the log holds: served, they would show what the
+/// log no longer backs, and new events would reuse their positions.
+pub fn not_ahead_of(views: &Views, head: Position) -> Result<(), NodeError> {
+    for name in views.names() {
+        let applied = views.view(&name)?.checkpoint()?;
+        if applied > head {
+            return Err(NodeError::AheadOfLog {
+                view: name,
+                applied,
+                head,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The data directory, readable by its owner only (it holds the keys that
+/// open personal data, and the views that show it).
+fn private_dir(data_dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(file_error(data_dir))
+}
+
 /// The 256-bit secret `name`: the one every node of a shared log uses, or
 /// else the data directory's file, created (readable by the owner only) on
-/// first start.
-async fn secret(log: &dyn EventStore, data_dir: &Path, name: &str) -> Result<[u8; 32], NodeError> {
+/// the first start, on an empty log.
+async fn secret(
+    log: &dyn EventStore,
+    data_dir: &Path,
+    name: &str,
+    head: Position,
+) -> Result<[u8; 32], NodeError> {
     match log.shared_secret(name).await.map_err(AppError::Keys)? {
         Some(secret) => Ok(secret),
-        None => secret_file(&data_dir.join(name)),
+        None => secret_file(&data_dir.join(name), head),
     }
 }
 
-/// The secret in the file at `path`, created when missing.
-fn secret_file(path: &Path) -> Result<[u8; 32], NodeError> {
+/// The secret in the file at `path`, created when missing on an empty log;
+/// missing beside a log with events, refused.
+fn secret_file(path: &Path, head: Position) -> Result<[u8; 32], NodeError> {
     let error = file_error(path);
     match std::fs::read(path) {
         Ok(bytes) => bytes.try_into().map_err(|_| {
@@ -456,6 +519,17 @@ fn secret_file(path: &Path) -> Result<[u8; 32], NodeError> {
                 "expected 32 bytes",
             ))
         }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && head > Position::START => {
+            Err(NodeError::MissingSecret {
+                path: path.to_owned(),
+                events: head.0,
+                consequence: if path.ends_with("token.key") {
+                    "a new key would refuse every visitor's token"
+                } else {
+                    "a new key would file every known address under a second contact"
+                },
+            })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let key = EmailKey::generate().to_bytes();
             write_private(path, &key).map_err(error)?;

@@ -6,32 +6,71 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tahc_app::AppError;
+use tahc_app::{AppError, Identified};
 use tahc_domain::DomainError;
 use tahc_store::LogReader;
+use uuid::Uuid;
 
 use support::{World, invalid_field, other_workspace};
 
+/// The contact an identification linked the visitor to.
+fn linked(identified: Identified) -> Uuid {
+    identified
+        .linked()
+        .unwrap_or_else(|| panic!("not linked: {identified:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_visitor_with_the_same_address_joins_the_same_contact() {
+async fn a_second_visitor_giving_a_known_address_only_claims_it_until_the_team_confirms() {
     let world = World::new().await;
-    let other = world
-        .commands
-        .new_visitor(world.workspace_id)
+    let c = &world.commands;
+    let other = c.new_visitor(world.workspace_id).await.unwrap();
+    let other_id = other.visitor_id().unwrap();
+    let identified = c
+        .identify_visitor(
+            &other,
+            None,
+            " GRACE@example.com ".into(),
+            Some("Mallory".into()),
+        )
         .await
         .unwrap();
-    let (contact_id, contact) = world
-        .commands
-        .identify_visitor(&other, None, " GRACE@example.com ".into(), None)
+    assert_eq!(
+        identified,
+        Identified::Claimed {
+            contact_id: world.contact_id
+        }
+    );
+    // Grace's contact is untouched: one visitor, her name.
+    let grace = c
+        .update_contact(&world.team.agent, world.contact_id, None, None)
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(grace.visitors.len(), 1);
+    assert_eq!(grace.name.as_deref(), Some("Grace"));
+    // The team confirms: the claimant joins.
+    let confirmed = c
+        .confirm_visitor_claim(&world.team.agent, other_id)
         .await
         .unwrap();
-    assert_eq!(contact_id, world.contact_id);
+    assert_eq!(confirmed.linked(), Some(world.contact_id));
+    let Identified::Linked { contact, .. } = confirmed else {
+        unreachable!()
+    };
     assert_eq!(contact.visitors.len(), 2);
-    assert_eq!(contact.name.as_deref(), Some("Grace"));
+    // Nothing left to confirm, and visitors confirm nothing.
+    let err = c
+        .confirm_visitor_claim(&world.team.agent, other_id)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&err), Some("visitorId"), "{err}");
+    let err = c.confirm_visitor_claim(&other, other_id).await.unwrap_err();
+    assert!(matches!(err, AppError::Forbidden { .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn visitors_racing_for_a_new_address_end_up_in_one_contact() {
+async fn visitors_racing_for_a_new_address_make_one_contact_and_the_rest_claim_it() {
     let world = Arc::new(World::new().await);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -47,15 +86,27 @@ async fn visitors_racing_for_a_new_address_end_up_in_one_contact() {
                     .identify_visitor(&visitor, None, "race@example.com".into(), None)
                     .await
                     .unwrap()
-                    .0
             })
         })
         .collect();
     let mut contacts = HashSet::new();
+    let mut linked = 0;
     for task in tasks {
-        contacts.insert(task.await.unwrap());
+        match task.await.unwrap() {
+            Identified::Linked { contact_id, .. } => {
+                linked += 1;
+                contacts.insert(contact_id);
+            }
+            Identified::Claimed { contact_id } => {
+                contacts.insert(contact_id);
+            }
+        }
     }
     assert_eq!(contacts.len(), 1, "one address, one contact");
+    assert_eq!(
+        linked, 1,
+        "the first word makes the contact; the others claim it"
+    );
     let contact_id = *contacts.iter().next().unwrap();
     let contact = world
         .commands
@@ -63,7 +114,7 @@ async fn visitors_racing_for_a_new_address_end_up_in_one_contact() {
         .await
         .unwrap()
         .state;
-    assert_eq!(contact.visitors.len(), 8);
+    assert_eq!(contact.visitors.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,11 +126,13 @@ async fn the_same_address_in_two_workspaces_is_two_contacts() {
         .new_visitor(stranger.workspace_id)
         .await
         .unwrap();
-    let (contact_id, _) = world
-        .commands
-        .identify_visitor(&visitor, None, "grace@example.com".into(), None)
-        .await
-        .unwrap();
+    let contact_id = linked(
+        world
+            .commands
+            .identify_visitor(&visitor, None, "grace@example.com".into(), None)
+            .await
+            .unwrap(),
+    );
     assert_ne!(contact_id, world.contact_id);
 }
 
@@ -88,10 +141,11 @@ async fn an_address_held_by_another_contact_is_taken_and_a_freed_one_is_reusable
     let world = World::new().await;
     let c = &world.commands;
     let ada = c.new_visitor(world.workspace_id).await.unwrap();
-    let (ada_contact, _) = c
-        .identify_visitor(&ada, None, "ada@example.com".into(), None)
-        .await
-        .unwrap();
+    let ada_contact = linked(
+        c.identify_visitor(&ada, None, "ada@example.com".into(), None)
+            .await
+            .unwrap(),
+    );
     let err = c
         .update_contact(
             &world.team.agent,
@@ -117,21 +171,23 @@ async fn an_address_held_by_another_contact_is_taken_and_a_freed_one_is_reusable
     assert_eq!(moved.state.email.as_deref(), Some("ada@newmail.example"));
     // The old address is free again: someone new gets a new contact.
     let newcomer = c.new_visitor(world.workspace_id).await.unwrap();
-    let (fresh, _) = c
-        .identify_visitor(&newcomer, None, "ada@example.com".into(), None)
-        .await
-        .unwrap();
+    let fresh = linked(
+        c.identify_visitor(&newcomer, None, "ada@example.com".into(), None)
+            .await
+            .unwrap(),
+    );
     assert_ne!(fresh, ada_contact);
     // And the new address leads to Ada's contact.
-    let (found, _) = c
-        .identify_visitor(
+    let found = linked(
+        c.identify_visitor(
             &world.team.agent,
             Some(world.visitor_id),
             "ada@newmail.example".into(),
             None,
         )
         .await
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(found, ada_contact);
 }
 
@@ -145,10 +201,16 @@ async fn after_an_erasure_the_address_belongs_to_whoever_gives_it_next() {
         .unwrap();
     assert!(erased.state.erased);
     let newcomer = c.new_visitor(world.workspace_id).await.unwrap();
-    let (fresh, contact) = c
+    let Identified::Linked {
+        contact_id: fresh,
+        contact,
+    } = c
         .identify_visitor(&newcomer, None, "grace@example.com".into(), None)
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("an erased contact's address is free")
+    };
     assert_ne!(fresh, world.contact_id);
     assert_eq!(contact.email.as_deref(), Some("grace@example.com"));
     let err = c

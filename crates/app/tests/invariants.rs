@@ -74,10 +74,10 @@ async fn run(ops: Vec<Op>) {
                 let result = c
                     .identify_visitor(&visitors[visitor].0, None, EMAILS[email].into(), None)
                     .await;
-                if let Ok((contact, _)) = &result
-                    && !contacts.contains(contact)
+                if let Some(contact) = result.as_ref().ok().and_then(|i| i.linked())
+                    && !contacts.contains(&contact)
                 {
-                    contacts.push(*contact);
+                    contacts.push(contact);
                 }
                 tolerated(result);
             }

@@ -99,21 +99,23 @@ async fn a_node_follows_the_log_live_and_resumes_after_a_restart() {
     let record = node.conversations().get(id).unwrap().unwrap();
     assert_eq!(record.public_message_count, 2);
     // Identification still finds the same contact: the claim key survived.
-    let (first, _) = node
+    let first = node
         .commands
         .identify_visitor(&visitor, None, "zoe@example.com".into(), None)
         .await
+        .unwrap()
+        .linked()
         .unwrap();
     let other = node
         .commands
         .new_visitor(created.workspace_id)
         .await
         .unwrap();
-    let (second, _) = node
+    let second = node
         .commands
         .identify_visitor(&other, None, "zoe@example.com".into(), None)
         .await
         .unwrap();
-    assert_eq!(first, second);
+    assert_eq!(second, tahc_app::Identified::Claimed { contact_id: first });
     node.shutdown().await;
 }

@@ -93,7 +93,10 @@ async fn the_seed_flow_runs_end_to_end_on_the_real_log() {
     let contact_id = state
         .contact_id
         .expect("the conversation belongs to the new contact");
-    let (found, contact) = c
+    let tahc_app::Identified::Linked {
+        contact_id: found,
+        contact,
+    } = c
         .identify_visitor(
             &world.team.agent,
             Some(world.visitor_id),
@@ -101,7 +104,10 @@ async fn the_seed_flow_runs_end_to_end_on_the_real_log() {
             None,
         )
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("the team's word links")
+    };
     assert_eq!(found, contact_id);
     assert!(contact.visitors.len() >= 2);
 

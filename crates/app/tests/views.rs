@@ -2,7 +2,6 @@
 
 mod support;
 
-use tahc_app::api_key;
 use tahc_events::{CustomFieldType, Role};
 use tahc_projections::{Projection, Team, TeamProjector, Views};
 use tempfile::TempDir;
@@ -29,7 +28,7 @@ async fn keys_authenticate_until_rotated_or_deactivated() {
     projection.catch_up(&**c.aggregates().log()).await.unwrap();
     let team = Team::new(projection.view().clone());
     let (workspace, agent) = team
-        .authenticate(&api_key::hash(&issued.api_key))
+        .authenticate(&c.key_forms(&issued.api_key)[0])
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -37,7 +36,7 @@ async fn keys_authenticate_until_rotated_or_deactivated() {
         (world.workspace_id, issued.agent_id, Role::Agent)
     );
     assert!(
-        team.authenticate(&api_key::hash("tahc_not-a-key"))
+        team.authenticate(&c.key_forms("tahc_not-a-key")[0])
             .unwrap()
             .is_none()
     );
@@ -48,13 +47,13 @@ async fn keys_authenticate_until_rotated_or_deactivated() {
         .unwrap();
     projection.catch_up(&**c.aggregates().log()).await.unwrap();
     assert!(
-        team.authenticate(&api_key::hash(&issued.api_key))
+        team.authenticate(&c.key_forms(&issued.api_key)[0])
             .unwrap()
             .is_none(),
         "the old key stopped"
     );
     assert!(
-        team.authenticate(&api_key::hash(&rotated.api_key))
+        team.authenticate(&c.key_forms(&rotated.api_key)[0])
             .unwrap()
             .is_some()
     );
@@ -64,7 +63,7 @@ async fn keys_authenticate_until_rotated_or_deactivated() {
         .unwrap();
     projection.catch_up(&**c.aggregates().log()).await.unwrap();
     assert!(
-        team.authenticate(&api_key::hash(&rotated.api_key))
+        team.authenticate(&c.key_forms(&rotated.api_key)[0])
             .unwrap()
             .is_none(),
         "deactivated"

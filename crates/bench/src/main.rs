@@ -142,10 +142,7 @@ async fn serve(
     use tahc_api::rate_limit::{RateLimitSettings, RateLimits};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let unlimited = RateLimitSettings {
-        visitor: None,
-        team: None,
-    };
+    let unlimited = RateLimitSettings::OFF;
     let router = tahc_api::router_with(
         node,
         std::sync::Arc::new(RateLimits::new(unlimited)),

@@ -381,7 +381,13 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
         json!({"bench": "seed_views", "events": events, "events_per_s": views_rate.round(), "conversations": args.conversations, "messages": args.conversations * args.messages, "cache_mib": args.cache.cache_mib})
     );
     settle_disk().await;
-    let schema = tahc_api::schema::build(node.clone(), &tahc_api::limits::Limits::DEFAULT);
+    let schema = tahc_api::schema::build(
+        node.clone(),
+        &tahc_api::limits::Limits::DEFAULT,
+        std::sync::Arc::new(tahc_api::rate_limit::RateLimits::new(
+            tahc_api::rate_limit::RateLimitSettings::OFF,
+        )),
+    );
     let client = reqwest::Client::new();
     for (name, query) in [("inbox_first_page", INBOX), ("contact_search", SEARCH)] {
         // Warm up caches the way a running server has them.
@@ -419,7 +425,13 @@ pub async fn run_mutation(args: MutationArgs) -> Result<()> {
         )
         .await?;
     let open: Vec<String> = {
-        let schema = tahc_api::schema::build(node.clone(), &tahc_api::limits::Limits::DEFAULT);
+        let schema = tahc_api::schema::build(
+            node.clone(),
+            &tahc_api::limits::Limits::DEFAULT,
+            std::sync::Arc::new(tahc_api::rate_limit::RateLimits::new(
+                tahc_api::rate_limit::RateLimitSettings::OFF,
+            )),
+        );
         let mut ids = Vec::new();
         let mut after: Option<String> = None;
         while ids.len() < args.clients {

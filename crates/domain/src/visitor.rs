@@ -1,8 +1,8 @@
 //! A website visitor: first seen, identified as a contact by email, blocked.
 
 use tahc_events::{
-    Event, Personal, StreamId, VisitorBlocked, VisitorFirstSeen, VisitorIdentified,
-    VisitorUnblocked,
+    Event, Personal, StreamId, VisitorBlocked, VisitorEmailClaimed, VisitorFirstSeen,
+    VisitorIdentified, VisitorUnblocked,
 };
 use uuid::Uuid;
 
@@ -29,6 +29,19 @@ pub struct VisitorState {
     pub email: Option<String>,
     /// The name it gave.
     pub name: Option<String>,
+    /// An address it gave that another contact holds, not yet confirmed.
+    pub claim: Option<EmailClaim>,
+}
+
+/// An unverified claim to an address an existing contact holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailClaim {
+    /// The contact holding the address.
+    pub contact_id: Uuid,
+    /// The address.
+    pub email: String,
+    /// The name given with it.
+    pub name: Option<String>,
 }
 
 /// What can be asked of a visitor.
@@ -47,6 +60,17 @@ pub enum Command {
         name: Option<String>,
         /// The visitor identifies itself (not a team member on its behalf).
         by_visitor: bool,
+    },
+    /// The visitor (or the service, from its message) gave an address
+    /// that another contact holds: recorded as an unverified claim, linked
+    /// to nothing until the team confirms it.
+    Claim {
+        /// The contact holding the address.
+        contact_id: Uuid,
+        /// The email given.
+        email: String,
+        /// The name given.
+        name: Option<String>,
     },
     /// The team blocks the visitor.
     Block {
@@ -99,6 +123,31 @@ impl Aggregate for Visitor {
                     .into(),
                 ])
             }
+            Command::Claim { .. } if state.blocked => Err(DomainError::Blocked),
+            Command::Claim {
+                contact_id,
+                email,
+                name,
+            } => {
+                let email = Email::parse(&email, "email")?;
+                let name = text::optional(name, "name", MAX_NAME_CHARS)?;
+                let claim = EmailClaim {
+                    contact_id,
+                    email: email.to_string(),
+                    name,
+                };
+                if state.contact_id == Some(contact_id) || state.claim.as_ref() == Some(&claim) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![
+                    VisitorEmailClaimed {
+                        contact_id,
+                        email: Personal::Plain(claim.email),
+                        name: claim.name.map(Personal::Plain),
+                    }
+                    .into(),
+                ])
+            }
             Command::Block { .. } if state.blocked => Ok(Vec::new()),
             Command::Block { reason } => Ok(vec![
                 VisitorBlocked {
@@ -120,6 +169,18 @@ impl Aggregate for Visitor {
                 if let Some(name) = &e.name {
                     state.name = name.as_plain().map(str::to_owned);
                 }
+                state.claim = None;
+            }
+            Event::VisitorEmailClaimed(e) => {
+                state.claim = e.email.as_plain().map(|email| EmailClaim {
+                    contact_id: e.contact_id,
+                    email: email.to_owned(),
+                    name: e
+                        .name
+                        .as_ref()
+                        .and_then(Personal::as_plain)
+                        .map(str::to_owned),
+                });
             }
             Event::VisitorBlocked(_) => state.blocked = true,
             Event::VisitorUnblocked(_) => state.blocked = false,
@@ -216,6 +277,53 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    fn claim(email: &str, name: Option<&str>) -> Command {
+        Command::Claim {
+            contact_id: Uuid::from_u128(9),
+            email: email.into(),
+            name: name.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_claim_to_another_contacts_address_is_recorded_once_and_links_nothing() {
+        let claimed: Event = VisitorEmailClaimed {
+            contact_id: Uuid::from_u128(9),
+            email: Personal::plain("ada@example.com"),
+            name: Some(Personal::plain("Ada")),
+        }
+        .into();
+        let state = given::<Visitor>([seen()])
+            .when(claim(" ADA@example.com", Some(" Ada ")))
+            .then([claimed.clone()]);
+        assert_eq!(state.contact_id, None, "a claim links nothing");
+        given::<Visitor>([seen(), claimed.clone()])
+            .when(claim("ada@example.com", Some("Ada")))
+            .then_nothing();
+        // Confirmed: the visitor is identified, and the claim is settled.
+        let identified: Event = VisitorIdentified {
+            contact_id: Uuid::from_u128(9),
+            email: Personal::plain("ada@example.com"),
+            name: None,
+        }
+        .into();
+        let confirmed = [seen(), claimed, identified];
+        assert_eq!(Visitor::replay(&confirmed).claim, None);
+        given::<Visitor>(confirmed)
+            .when(claim("ada@example.com", None))
+            .then_nothing();
+    }
+
+    #[test]
+    fn a_blocked_visitor_cannot_claim_and_a_bad_address_is_refused() {
+        given::<Visitor>([seen(), VisitorBlocked { reason: None }.into()])
+            .when(claim("ada@example.com", None))
+            .then_err(DomainError::Blocked);
+        given::<Visitor>([seen()])
+            .when(claim("nobody", None))
+            .then_err(DomainError::invalid("email", "must contain @"));
     }
 
     #[test]

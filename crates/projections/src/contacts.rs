@@ -93,6 +93,13 @@ pub struct VisitorRecord {
     pub email: Option<String>,
     /// Blocked visitors can neither start nor post.
     pub blocked: bool,
+    /// Its contact was erased: its token is no longer accepted.
+    #[serde(default)]
+    pub erased: bool,
+    /// An address it gave that another contact holds, not yet confirmed
+    /// by the team, and that contact.
+    #[serde(default)]
+    pub claim: Option<(String, Uuid)>,
     /// First widget session.
     pub first_seen_at: DateTime<Utc>,
     /// Last message or session.
@@ -383,6 +390,8 @@ fn contact_event(
                 if let Some(mut visitor) = read::<VisitorRecord>(view, &visitor_key(*visitor_id))? {
                     visitor.name = None;
                     visitor.email = None;
+                    visitor.erased = true;
+                    visitor.claim = None;
                     changes.put(visitor_key(*visitor_id), json(&visitor)?);
                 }
             }
@@ -408,6 +417,8 @@ fn visitor_event(
             name: None,
             email: None,
             blocked: false,
+            erased: false,
+            claim: None,
             first_seen_at: at,
             last_seen_at: at,
             position: record.position,
@@ -422,6 +433,11 @@ fn visitor_event(
             if let Some(name) = &e.name {
                 visitor.name = plain(name);
             }
+            visitor.claim = None;
+            false
+        }
+        Event::VisitorEmailClaimed(e) => {
+            visitor.claim = plain(&e.email).map(|email| (email, e.contact_id));
             false
         }
         Event::VisitorBlocked(_) => {

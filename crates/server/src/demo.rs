@@ -179,7 +179,7 @@ async fn play(
         }
     }
     if let Some(contact) = &script.contact {
-        let (contact_id, _) = commands
+        let identified = commands
             .identify_visitor(
                 &visitor,
                 None,
@@ -187,13 +187,16 @@ async fn play(
                 Some(contact.name.into()),
             )
             .await?;
-        if let Some(note) = contact.note {
-            commands.add_note(agent, contact_id, note.into()).await?;
-        }
-        if let Some(plan) = contact.plan {
-            commands
-                .set_custom_field(agent, contact_id, "plan".into(), plan.into())
-                .await?;
+        // Every demo address is new: the visitor's word makes its contact.
+        if let Some(contact_id) = identified.linked() {
+            if let Some(note) = contact.note {
+                commands.add_note(agent, contact_id, note.into()).await?;
+            }
+            if let Some(plan) = contact.plan {
+                commands
+                    .set_custom_field(agent, contact_id, "plan".into(), plan.into())
+                    .await?;
+            }
         }
     }
     if let Some(status) = script.status {

@@ -38,6 +38,12 @@ pub struct LimitArgs {
         default_value_t = DEFAULT.complexity as u64,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_complexity: u64,
+    /// Fields one mutation operation may select (LIMIT_EXCEEDED beyond;
+    /// each past the first is charged to the rate limit).
+    #[arg(long, value_name = "N", env = "TAHC_MAX_MUTATION_FIELDS",
+        default_value_t = DEFAULT.mutation_fields as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    max_mutation_fields: u64,
     /// Bytes of one WebSocket message (closed with 1009 beyond).
     #[arg(long, value_name = "BYTES", env = "TAHC_MAX_FRAME_BYTES",
         default_value_t = DEFAULT.frame_bytes as u64,
@@ -104,6 +110,7 @@ impl LimitArgs {
             query_bytes: n(self.max_query_bytes),
             depth: n(self.max_depth),
             complexity: n(self.max_complexity),
+            mutation_fields: n(self.max_mutation_fields),
             frame_bytes: n(self.max_frame_bytes),
             operations_per_connection: n(self.max_operations_per_connection),
             connections_per_visitor: n(self.max_connections_per_visitor),

@@ -115,6 +115,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Every file and directory tahc creates (the log, the views, the keys,
+    // rebuilt copies) is its owner's alone: they hold personal data and
+    // the keys that open it.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse_with_config();
     cli.init_logs();
     let runtime = match tokio::runtime::Runtime::new() {

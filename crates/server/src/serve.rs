@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +50,8 @@ pub struct ServeArgs {
     listen: SocketAddr,
     /// On the first start of an empty data directory, this becomes the admin
     /// key of the default workspace (for automation) instead of a new one.
+    /// It must look like a generated key: `tahc_` and at least 32 random
+    /// letters, digits, `_` or `-` (e.g. `tahc_$(openssl rand -hex 32)`).
     #[arg(
         long,
         value_name = "KEY",
@@ -92,6 +93,42 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     team_burst: u32,
+    /// New widget sessions a minute from one client address, sustained (0:
+    /// no limit). Behind a reverse proxy every client shares its address.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_SESSIONS_PER_ADDRESS_RATE",
+        default_value_t = 20
+    )]
+    sessions_per_address_rate: u32,
+    /// New widget sessions one client address may open at once.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_SESSIONS_PER_ADDRESS_BURST",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    sessions_per_address_burst: u32,
+    /// New widget sessions a minute on this node from every address
+    /// together, sustained (0: no limit).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_SESSIONS_RATE",
+        default_value_t = 600
+    )]
+    sessions_rate: u32,
+    /// New widget sessions this node opens at once, from every address.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TAHC_SESSIONS_BURST",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    sessions_burst: u32,
     /// Seconds a shutdown (SIGTERM, SIGINT) waits for requests in flight
     /// and closing WebSockets before it stops anyway.
     #[arg(
@@ -152,21 +189,30 @@ impl ServeArgs {
 
     /// The rate limits the flags ask for.
     fn rate_limits(&self) -> RateLimitSettings {
-        let rate = |per_minute: u32, burst: u32| {
-            Some(Rate {
-                per_minute: NonZeroU32::new(per_minute)?,
-                burst: NonZeroU32::new(burst)?,
-            })
-        };
         RateLimitSettings {
-            visitor: rate(self.visitor_rate, self.visitor_burst),
-            team: rate(self.team_rate, self.team_burst),
+            visitor: Rate::new(self.visitor_rate, self.visitor_burst),
+            team: Rate::new(self.team_rate, self.team_burst),
+            sessions_per_address: Rate::new(
+                self.sessions_per_address_rate,
+                self.sessions_per_address_burst,
+            ),
+            sessions: Rate::new(self.sessions_rate, self.sessions_burst),
         }
     }
 }
 
 /// Starts the node, prints where to go, serves until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    // Refused like a bad flag, without repeating the key.
+    if let Some(Err(weak)) = args
+        .bootstrap_admin_key
+        .as_deref()
+        .filter(|key| !key.is_empty())
+        .map(tahc_app::api_key::check_chosen)
+    {
+        eprintln!("tahc: --bootstrap-admin-key (TAHC_BOOTSTRAP_ADMIN_KEY) is refused: {weak}");
+        return Ok(ExitCode::from(2));
+    }
     let stop_asked = shutdown_signal()?;
     let limits = RateLimits::new(args.rate_limits());
     let cannot_start = |e: &dyn std::fmt::Display| {
@@ -207,6 +253,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     }
     // Nodes of a shared log starting together on an empty database create
     // the default workspace once; the others find it there.
+    let chosen_key = args
+        .bootstrap_admin_key
+        .as_ref()
+        .is_some_and(|k| !k.is_empty());
     let created = if fresh {
         node.commands
             .create_default_workspace(args.bootstrap_admin_key.filter(|k| !k.is_empty()))
@@ -236,13 +286,19 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         let workspace = tahc_api::schema::encode_id("Workspace", created.workspace_id).0;
         say!("  Workspace id (for the widget): {workspace}");
         say!("  Widget demo: {base}/widget-demo?workspace={workspace}");
-        say!(
-            "  Admin API key (shown once, stored only as a hash): {}",
+        // A key the operator chose is never repeated.
+        let key = if chosen_key {
+            say!("  Admin API key: the one --bootstrap-admin-key (TAHC_BOOTSTRAP_ADMIN_KEY) gave");
+            "$TAHC_BOOTSTRAP_ADMIN_KEY".to_owned()
+        } else {
+            say!(
+                "  Admin API key (shown once, stored only as a hash): {}",
+                created.api_key
+            );
             created.api_key
-        );
+        };
         say!(
-            "  Try: curl -s {base}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{viewer{{role workspace{{name}}}}}}\"}}'",
-            created.api_key
+            "  Try: curl -s {base}/graphql -H \"Authorization: Bearer {key}\" -H 'Content-Type: application/json' -d '{{\"query\":\"{{viewer{{role workspace{{name}}}}}}\"}}'"
         );
     } else {
         if args.demo {

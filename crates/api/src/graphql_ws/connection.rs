@@ -19,7 +19,7 @@ use async_graphql::Executor;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use tahc_app::Principal;
+use tahc_app::{Principal, Revocation};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -77,6 +77,12 @@ struct Connection {
     outbound: mpsc::UnboundedSender<Outbound>,
     control: Arc<Semaphore>,
     principal: Option<Principal>,
+    /// The credential the upgrade request's `Authorization` header carried,
+    /// used when `connection_init` carries none.
+    header_credential: Option<String>,
+    /// Marked when the principal is revoked: the connection ends, and the
+    /// writer sends nothing more.
+    revocation: Arc<Revocation>,
     initialised: bool,
     /// A visitor's place among its connections, held while this one lasts.
     _seat: Option<super::seats::Seat>,
@@ -88,25 +94,28 @@ struct Connection {
 }
 
 /// Serves one upgraded connection until either side closes it.
-/// `from_headers` is the caller the upgrade request's own `Authorization`
-/// header named, used when `connection_init` carries no credentials.
+/// `header_credential` is what the upgrade request's own `Authorization`
+/// header carried, used when `connection_init` carries no credentials.
 pub async fn serve(
     socket: WebSocket,
     live: Live,
     settings: LiveSettings,
-    from_headers: Option<Principal>,
+    header_credential: Option<String>,
 ) {
     let _open = crate::metrics::Open::new("tahc_websocket_connections");
     let (sink, mut incoming) = socket.split();
     let (outbound, queued) = mpsc::unbounded_channel();
     let (close, closing) = oneshot::channel::<Close>();
-    let writer = tokio::spawn(write(sink, queued, closing));
+    let revocation = Arc::new(Revocation::default());
+    let writer = tokio::spawn(write(sink, queued, closing, revocation.clone()));
     let mut connection = Connection {
         live,
         settings,
         outbound,
         control: Arc::new(Semaphore::new(CONTROL_BUFFER)),
-        principal: from_headers,
+        principal: None,
+        header_credential,
+        revocation: revocation.clone(),
         initialised: false,
         _seat: None,
         running: HashMap::new(),
@@ -130,6 +139,7 @@ pub async fn serve(
         let step = tokio::select! {
             () = &mut shutdown => Err(Close::going_away()),
             () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
+            () = revocation.revoked() => Err(Close::revoked()),
             _ = keep_alive.tick() => connection.keep_alive(last_heard),
             Some(ended) = connection.tasks.join_next() => match ended {
                 Ok(ended) => connection.ended(ended),
@@ -250,18 +260,21 @@ impl Connection {
                 })
                 .or_else(|| payload.get("token").and_then(serde_json::Value::as_str))
         });
-        match credential {
-            Some(credential) => {
-                let principal = self
-                    .live
-                    .gate
-                    .admit_credential(credential.trim())
-                    .map_err(Close::forbidden)?;
-                self.principal = Some(principal);
-            }
-            None if self.principal.is_some() => {}
-            None => return Err(Close::forbidden("connection_init carries no credentials")),
-        }
+        let credential = credential
+            .map(str::trim)
+            .or(self.header_credential.as_deref())
+            .ok_or_else(|| Close::forbidden("connection_init carries no credentials"))?
+            .to_owned();
+        let gate = &self.live.gate;
+        let principal = gate
+            .admit_credential(&credential)
+            .map_err(Close::forbidden)?;
+        // Watch for a revocation first, then check the credential again: a
+        // revocation noted in between is refused by the second check.
+        gate.revocations().watch(&principal, &self.revocation);
+        gate.authenticate_credential(&credential)
+            .map_err(Close::forbidden)?;
+        self.principal = Some(principal);
         if let Some(visitor) = self.principal.and_then(|p| p.visitor_id()) {
             let seats = &self.live.seats;
             self._seat = Some(
@@ -492,6 +505,7 @@ async fn write(
     mut sink: SplitSink<WebSocket, Message>,
     mut queued: mpsc::UnboundedReceiver<Outbound>,
     mut closing: oneshot::Receiver<Close>,
+    revocation: Arc<Revocation>,
 ) {
     loop {
         let first = tokio::select! {
@@ -512,16 +526,21 @@ async fn write(
         let written = async {
             let mut slots = Vec::with_capacity(batch.len());
             for frame in batch {
+                // Nothing reaches a revoked principal once the revoking
+                // event is visible.
+                if revocation.is_revoked() {
+                    return Err(Some(Close::revoked()));
+                }
                 slots.push(frame.slot);
-                sink.feed(frame.message).await?;
+                sink.feed(frame.message).await.map_err(|_| None)?;
             }
             // The slots go back once the frames are written.
-            sink.flush().await
+            sink.flush().await.map_err(|_| None)
         };
         let result = tokio::select! {
             biased;
             close = &mut closing => Err(close.ok()),
-            result = written => result.map_err(|_| None),
+            result = written => result,
         };
         if let Err(close) = result {
             return finish(sink, close).await;

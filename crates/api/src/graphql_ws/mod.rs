@@ -104,9 +104,9 @@ impl Live {
     /// offer `graphql-transport-ws` is closed with 4406.
     pub fn upgrade(&self, upgrade: WebSocketUpgrade, headers: &HeaderMap) -> Response {
         // Credentials in the upgrade request serve when `connection_init`
-        // carries none (clients that can set headers); bad ones are
-        // ignored here and refused at `connection_init`.
-        let from_headers = self.gate.pass(headers).ok().flatten();
+        // carries none (clients that can set headers); they are checked
+        // (and bad ones refused) at `connection_init`.
+        let header_credential = crate::schema::bearer(headers).ok().flatten();
         let live = self.clone();
         let settings = self.settings;
         upgrade
@@ -124,7 +124,7 @@ impl Live {
                     connection::refuse(socket, protocol::Close::going_away()).await;
                     return;
                 }
-                connection::serve(socket, live, settings, from_headers).await;
+                connection::serve(socket, live, settings, header_credential).await;
             })
     }
 }

@@ -52,6 +52,13 @@ impl Close {
         Close::new(4403, format!("Forbidden: {detail}"))
     }
 
+    /// 4403: the principal was revoked (deactivated, its key replaced, or
+    /// its contact erased) while connected.
+    #[must_use]
+    pub fn revoked() -> Self {
+        Close::new(4403, "Forbidden: the credentials were revoked")
+    }
+
     /// 4406: the client does not speak `graphql-transport-ws`.
     #[must_use]
     pub fn subprotocol_not_acceptable() -> Self {

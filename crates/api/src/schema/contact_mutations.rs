@@ -21,6 +21,13 @@ pub struct BlockVisitorInput {
     client_mutation_id: Option<String>,
 }
 
+/// Confirms a visitor's claim to an address.
+#[derive(InputObject)]
+pub struct ConfirmVisitorEmailInput {
+    visitor_id: ID,
+    client_mutation_id: Option<String>,
+}
+
 /// What a visitor mutation did.
 #[derive(SimpleObject)]
 pub struct VisitorPayload {
@@ -101,16 +108,17 @@ fn contact_now(ctx: &Context<'_>, id: Uuid) -> Result<Option<Contact>> {
     Ok(node(ctx).contacts().get(id)?.map(Contact))
 }
 
-/// The payload of a contact mutation.
+/// The payload of a contact mutation: the contact it left, if the caller
+/// may see one.
 pub(super) fn contact_payload(
     ctx: &Context<'_>,
-    outcome: std::result::Result<Uuid, UserError>,
+    outcome: std::result::Result<Option<Uuid>, UserError>,
     client_mutation_id: Option<String>,
 ) -> Result<ContactPayload> {
     Ok(ContactPayload {
         contact: match &outcome {
-            Ok(id) => contact_now(ctx, *id)?,
-            Err(_) => None,
+            Ok(Some(id)) => contact_now(ctx, *id)?,
+            Ok(None) | Err(_) => None,
         },
         user_errors: errors_of(&outcome),
         client_mutation_id,
@@ -216,6 +224,27 @@ impl ContactMutation {
         visitor_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)
     }
 
+    /// Confirms a visitor's unverified claim to an address another contact
+    /// holds (ADMIN, AGENT): the visitor joins that contact, with its
+    /// conversations. INVALID when the visitor claims nothing.
+    async fn confirm_visitor_email(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfirmVisitorEmailInput,
+    ) -> Result<ContactPayload> {
+        let caller = caller(ctx)?;
+        let commands = &node(ctx).commands;
+        let outcome = run_on(ctx, "Visitor", &input.visitor_id, "visitorId", |id| {
+            commands.confirm_visitor_claim(&caller, id)
+        })
+        .await?;
+        contact_payload(
+            ctx,
+            outcome.map(|(_, identified)| identified.linked()),
+            input.client_mutation_id,
+        )
+    }
+
     /// Edits a contact's name and/or email (an email in use is TAKEN).
     async fn update_contact(
         &self,
@@ -235,7 +264,11 @@ impl ContactMutation {
             )
         })
         .await?;
-        contact_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)
+        contact_payload(
+            ctx,
+            outcome.map(|(id, _)| Some(id)),
+            input.client_mutation_id,
+        )
     }
 
     /// Adds a team note.
@@ -315,7 +348,11 @@ impl ContactMutation {
             )
         })
         .await?;
-        contact_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)
+        contact_payload(
+            ctx,
+            outcome.map(|(id, _)| Some(id)),
+            input.client_mutation_id,
+        )
     }
 
     /// Privacy erasure (ADMIN): the contact's personal data becomes
@@ -331,6 +368,10 @@ impl ContactMutation {
             commands.erase_contact(&caller, id)
         })
         .await?;
-        contact_payload(ctx, outcome.map(|(id, _)| id), input.client_mutation_id)
+        contact_payload(
+            ctx,
+            outcome.map(|(id, _)| Some(id)),
+            input.client_mutation_id,
+        )
     }
 }

@@ -244,7 +244,12 @@ impl ConversationMutation {
         .await
     }
 
-    /// A visitor gives an email: it joins (or creates) the contact with it.
+    /// A visitor gives an email, or the team identifies a visitor. The
+    /// team's word links the visitor to the contact with that email
+    /// (created when there is none); a visitor's links it only to a new
+    /// contact: an address another contact holds becomes an unverified
+    /// claim the team may confirm (`confirmVisitorEmail`). A visitor's
+    /// payload carries no contact either way.
     async fn identify_visitor(
         &self,
         ctx: &Context<'_>,
@@ -269,7 +274,9 @@ impl ConversationMutation {
                 ),
             )
             .await?
-            .map(|(contact_id, _)| contact_id),
+            // A visitor is shown no contact: whether its address was new or
+            // another contact's is not revealed.
+            .map(|identified| identified.linked().filter(|_| caller.agent_id().is_some())),
             Err(error) => Err(error),
         };
         contact_payload(ctx, outcome, input.client_mutation_id)

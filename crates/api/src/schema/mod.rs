@@ -22,14 +22,15 @@ use std::sync::Arc;
 
 use async_graphql::{Context, MergedObject, Result, Schema};
 use axum::http::{HeaderMap, header};
-use tahc_app::{Node, Principal, api_key};
+use tahc_app::{Node, Principal};
 
 pub use delivery::{Audience, Declaration, Delivery};
 pub use errors::{UserError, UserErrorCode};
 pub use ids::{decode as decode_id, encode as encode_id};
 pub use subscription::SubscriptionRoot;
 
-use crate::limits::{Limits, QuerySize, TextLimits};
+use crate::limits::{DocumentLimits, Limits, TextLimits};
+use crate::rate_limit::Admission;
 use crate::visitor_token;
 
 /// The query root: every area's queries, merged.
@@ -53,15 +54,20 @@ pub struct Mutation(
 /// The schema type.
 pub type TahcSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// The schema over a node, held to `limits` (document size, depth,
-/// complexity, text lengths).
+/// The schema over a node, held to `limits` (document size and nesting,
+/// depth, complexity, mutation fields, text lengths), charging the
+/// mutation fields of a request to `admission`.
 #[must_use]
-pub fn build(node: Arc<Node>, limits: &Limits) -> TahcSchema {
+pub fn build(node: Arc<Node>, limits: &Limits, admission: Arc<dyn Admission>) -> TahcSchema {
     Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(node)
         .data(limits.text)
+        .data(admission)
         .extension(crate::metrics::GraphqlMetrics)
-        .extension(QuerySize(limits.query_bytes))
+        .extension(DocumentLimits {
+            query_bytes: limits.query_bytes,
+            mutation_fields: limits.mutation_fields,
+        })
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .finish()
@@ -104,17 +110,25 @@ pub enum AuthError {
 
 /// Who is calling, from the `Authorization` header (none: anonymous).
 pub fn authenticate(node: &Node, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+    match bearer(headers)? {
+        Some(credential) => principal_of(node, &credential).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The credential of an `Authorization: Bearer …` header (none: no header).
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, AuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| AuthError::Scheme)?;
-    let credential = value
+    value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .ok_or(AuthError::Scheme)?;
-    principal_of(node, credential).map(Some)
+        .map(|c| Some(c.to_owned()))
+        .ok_or(AuthError::Scheme)
 }
 
 /// The principal a team key or a visitor token stands for.
@@ -122,12 +136,24 @@ pub fn principal_of(node: &Node, credential: &str) -> Result<Principal, AuthErro
     if credential.starts_with(visitor_token::PREFIX) {
         let claim = visitor_token::verify(&node.token_key, credential, node.commands.now())
             .map_err(|_| AuthError::Invalid)?;
+        // Erasure ends the subject's sessions: a new one is a new visitor.
+        let erased = node
+            .contacts()
+            .visitor(claim.visitor_id)
+            .map_err(|_| AuthError::Invalid)?
+            .is_some_and(|visitor| visitor.erased);
+        if erased {
+            return Err(AuthError::Invalid);
+        }
         return Ok(Principal::visitor(claim.workspace_id, claim.visitor_id));
     }
-    let (workspace, agent) = node
-        .team()
-        .authenticate(&api_key::hash(credential))
-        .map_err(|_| AuthError::Invalid)?
-        .ok_or(AuthError::Invalid)?;
-    Ok(Principal::team(workspace, agent.id, agent.role))
+    let team = node.team();
+    for stored in node.commands.key_forms(credential) {
+        if let Some((workspace, agent)) =
+            team.authenticate(&stored).map_err(|_| AuthError::Invalid)?
+        {
+            return Ok(Principal::team(workspace, agent.id, agent.role));
+        }
+    }
+    Err(AuthError::Invalid)
 }

@@ -11,7 +11,9 @@ use super::caller;
 use super::contacts::{Contact, ContactNote, OrchestrationRule};
 use super::ids;
 use super::query::visible_conversation;
-use super::types::{Agent, Conversation, Message, Visitor, Workspace, agent, node};
+use super::types::{
+    Agent, Conversation, Message, Visitor, Workspace, agent, node, visible_visitor,
+};
 
 /// Every entity with a global id.
 #[derive(Interface)]
@@ -48,12 +50,7 @@ fn find(ctx: &Context<'_>, caller: &Principal, id: &ID) -> Result<Option<NodeInt
             .transpose()?
             .flatten()
             .map(|w| NodeInterface::Workspace(Workspace(w))),
-        "Visitor" => node
-            .contacts()
-            .visitor(uuid)?
-            .filter(|v| v.workspace_id == workspace)
-            .filter(|v| team || caller.visitor_id() == Some(v.id))
-            .map(|v| NodeInterface::Visitor(Visitor(v))),
+        "Visitor" => visible_visitor(ctx, caller, uuid)?.map(NodeInterface::Visitor),
         "Contact" if team => node
             .contacts()
             .get(uuid)?

@@ -57,7 +57,7 @@ impl<T, S> Written for (T, Executed<S>) {
 
 /// An identification touches several streams; its payload waits for the
 /// head of the log.
-impl Written for (Uuid, tahc_domain::contact::ContactState) {
+impl Written for tahc_app::Identified {
     fn written(&self) -> Option<Position> {
         None
     }

@@ -122,8 +122,15 @@ impl Agent {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// The team sees it; a visitor sees an agent's name only (FORBIDDEN).
+    async fn email(&self, ctx: &Context<'_>) -> Result<&str> {
+        match super::caller(ctx)?.kind {
+            PrincipalKind::Visitor { .. } => Err(coded(
+                "FORBIDDEN",
+                "visitors see an agent's name, not its email",
+            )),
+            _ => Ok(&self.0.email),
+        }
     }
     async fn role(&self) -> Role {
         self.0.role.into()
@@ -176,6 +183,18 @@ impl Visitor {
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
         contact(ctx, self.0.contact_id)
     }
+    /// An address the visitor gave that another contact holds: unverified,
+    /// linked to nothing until the team confirms it (`confirmVisitorEmail`).
+    async fn unverified_email(&self) -> Option<&str> {
+        self.0.claim.as_ref().map(|(email, _)| email.as_str())
+    }
+    /// The contact holding `unverifiedEmail` (team only).
+    async fn claimed_contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
+        contact(
+            ctx,
+            self.0.claim.as_ref().map(|(_, contact_id)| *contact_id),
+        )
+    }
     async fn blocked(&self) -> bool {
         self.0.blocked
     }
@@ -201,7 +220,7 @@ impl Viewer {
         let Some(visitor_id) = self.0.visitor_id() else {
             return Ok(None);
         };
-        Ok(node(ctx).contacts().visitor(visitor_id)?.map(Visitor))
+        visible_visitor(ctx, &self.0, visitor_id)
     }
     async fn role(&self) -> Option<Role> {
         self.0.role().map(Into::into)
@@ -227,9 +246,53 @@ pub fn agent(ctx: &Context<'_>, workspace: Uuid, agent_id: Option<Uuid>) -> Resu
         .map(Agent))
 }
 
-/// A contact by id.
+/// A visitor of the caller's workspace, if the caller may see it: the team
+/// sees every one, a visitor itself. A visitor whose session has not done
+/// anything yet is not in the log (a session alone is no event): it sees
+/// itself as it stands, seen first when its session opened.
+pub(crate) fn visible_visitor(
+    ctx: &Context<'_>,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<Option<Visitor>> {
+    let recorded = node(ctx)
+        .contacts()
+        .visitor(id)?
+        .filter(|v| v.workspace_id == caller.workspace_id);
+    let itself = caller.visitor_id() == Some(id);
+    if !itself {
+        return Ok(recorded
+            .filter(|_| caller.agent_id().is_some())
+            .map(Visitor));
+    }
+    Ok(Some(Visitor(recorded.unwrap_or_else(|| {
+        let opened = id
+            .get_timestamp()
+            .map(|t| t.to_unix())
+            .and_then(|(s, n)| DateTime::from_timestamp(i64::try_from(s).ok()?, n))
+            .unwrap_or_default();
+        VisitorRecord {
+            id,
+            workspace_id: caller.workspace_id,
+            contact_id: None,
+            name: None,
+            email: None,
+            blocked: false,
+            erased: false,
+            claim: None,
+            first_seen_at: opened,
+            last_seen_at: opened,
+            position: tahc_events::Position::START,
+        }
+    }))))
+}
+
+/// A contact by id: the team's records, null for a visitor.
 fn contact(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<super::contacts::Contact>> {
     let Some(id) = id else { return Ok(None) };
+    if super::caller(ctx)?.agent_id().is_none() {
+        return Ok(None);
+    }
     Ok(node(ctx).contacts().get(id)?.map(super::contacts::Contact))
 }
 

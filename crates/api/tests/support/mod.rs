@@ -41,10 +41,7 @@ impl Drop for Server {
 
 /// Admits every caller at once: tests call far faster than people.
 fn unlimited() -> Arc<dyn Admission> {
-    Arc::new(RateLimits::new(RateLimitSettings {
-        visitor: None,
-        team: None,
-    }))
+    Arc::new(RateLimits::new(RateLimitSettings::OFF))
 }
 
 impl Server {
@@ -260,6 +257,22 @@ impl Server {
     /// A new visitor of the first workspace: its token.
     pub async fn visitor_token(&self) -> String {
         self.visitor_of(&self.workspace).await
+    }
+
+    /// The global id of the first workspace's contact with `email`, as its
+    /// admin finds it.
+    pub async fn contact_by_email(&self, email: &str) -> String {
+        let found = self
+            .graphql(
+                Some(&self.admin_key),
+                "query($e:String!){contactByEmail(email:$e){id}}",
+                json!({ "e": email }),
+            )
+            .await;
+        found["data"]["contactByEmail"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{found}"))
+            .to_owned()
     }
 
     /// A visitor starts a conversation: its global id.

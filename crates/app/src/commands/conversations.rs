@@ -45,7 +45,7 @@ impl Commands {
     ) -> Result<(Uuid, Executed<ConversationState>), AppError> {
         Self::require(principal, Action::StartConversation)?;
         let (visitor_id, _) = Self::visitor_of(principal, visitor_id)?;
-        let visitor = self.visitor(principal, visitor_id).await?;
+        let visitor = self.acting_visitor(principal, visitor_id).await?;
         let workspace = self.workspace(principal.workspace_id).await?;
         let conversation_id = Uuid::now_v7();
         let message_id = Uuid::now_v7();

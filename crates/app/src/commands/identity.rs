@@ -5,7 +5,7 @@ use tahc_domain::contact::{Command as ContactCommand, Contact, ContactState};
 use tahc_domain::email_claim::{ClaimState, Command as ClaimCommand, EmailClaim};
 use tahc_domain::visitor::{Command as VisitorCommand, Visitor};
 use tahc_domain::{DomainError, Email};
-use tahc_events::{Event, StreamCategory};
+use tahc_events::{Event, Role, StreamCategory};
 use uuid::Uuid;
 
 use super::{Commands, stream};
@@ -18,25 +18,52 @@ use crate::principal::Principal;
 const CLAIM_ATTEMPTS: usize = 4;
 
 impl Commands {
-    /// A visitor gives an email: the contact with that address is found (or
-    /// created) and the visitor is linked to it. Returns the contact.
+    /// A visitor gives an email (itself, or the service or a bot from its
+    /// message), or an admin or agent identifies a visitor. Their word
+    /// links the visitor to the contact holding the address (created when
+    /// there is none). A visitor's unverified word does that only for an
+    /// address no other contact holds: one that another contact holds
+    /// becomes a claim ([`Identified::Claimed`]), linked to nothing until
+    /// the team confirms it ([`Commands::confirm_visitor_claim`]).
     pub async fn identify_visitor(
         &self,
         principal: &Principal,
         visitor_id: Option<Uuid>,
         email: String,
         name: Option<String>,
-    ) -> Result<(Uuid, ContactState), AppError> {
+    ) -> Result<Identified, AppError> {
         Self::require(principal, Action::IdentifyVisitor)?;
         let (visitor_id, by_visitor) = Self::visitor_of(principal, visitor_id)?;
-        let visitor = self.visitor(principal, visitor_id).await?;
+        let visitor = self.acting_visitor(principal, visitor_id).await?;
         if by_visitor && visitor.blocked {
             return Err(DomainError::Blocked.into());
         }
         let address = Email::parse(&email, "email")?;
-        let contact_id = self
-            .contact_for(principal, &address, name.clone(), visitor_id)
-            .await?;
+        // People vouch for an address; a bot only passes on what the
+        // visitor typed.
+        let verified = matches!(principal.role(), Some(Role::Admin | Role::Agent));
+        let contact_id = match self
+            .contact_for(principal, &address, name.clone(), visitor_id, verified)
+            .await?
+        {
+            Holder::Joined(contact_id) => contact_id,
+            Holder::Other(contact_id) => {
+                self.aggregates
+                    .execute::<Visitor>(
+                        &stream(StreamCategory::Visitor, visitor_id),
+                        &self.context(principal),
+                        |_| {
+                            Ok(VisitorCommand::Claim {
+                                contact_id,
+                                email: address.to_string(),
+                                name: name.clone(),
+                            })
+                        },
+                    )
+                    .await?;
+                return Ok(Identified::Claimed { contact_id });
+            }
+        };
         self.aggregates
             .execute::<Visitor>(
                 &stream(StreamCategory::Visitor, visitor_id),
@@ -52,7 +79,28 @@ impl Commands {
             )
             .await?;
         let contact = self.contact(principal, contact_id).await?;
-        Ok((contact_id, contact))
+        Ok(Identified::Linked {
+            contact_id,
+            contact,
+        })
+    }
+
+    /// The team confirms a visitor's claim to an address another contact
+    /// holds: the visitor joins that contact, its conversations with it.
+    pub async fn confirm_visitor_claim(
+        &self,
+        principal: &Principal,
+        visitor_id: Uuid,
+    ) -> Result<Identified, AppError> {
+        Self::require(principal, Action::UpdateContact)?;
+        let visitor = self.visitor(principal, visitor_id).await?;
+        let Some(claim) = visitor.claim else {
+            return Err(
+                DomainError::invalid("visitorId", "the visitor has no unconfirmed email").into(),
+            );
+        };
+        self.identify_visitor(principal, Some(visitor_id), claim.email, claim.name)
+            .await
     }
 
     /// The team edits a contact's name and/or email.
@@ -138,14 +186,17 @@ impl Commands {
     }
 
     /// The contact holding `address`, created (with the visitor) when there
-    /// is none, or the visitor linked to it when there is.
+    /// is none. The visitor joins the contact that holds it when the
+    /// identification is `verified` (or the contact is its own already);
+    /// otherwise that contact is only named ([`Holder::Other`]).
     async fn contact_for(
         &self,
         principal: &Principal,
         address: &Email,
         name: Option<String>,
         visitor_id: Uuid,
-    ) -> Result<Uuid, AppError> {
+        verified: bool,
+    ) -> Result<Holder, AppError> {
         let claim_stream = self.claim_stream(principal, address);
         for _ in 0..CLAIM_ATTEMPTS {
             let claim = self
@@ -157,12 +208,18 @@ impl Commands {
                 Some(holder) => match self.holder_state(principal, holder).await? {
                     // Erased, merged or moved to another address: stale.
                     Some(contact) if !holds(&contact, address) => Some(holder),
+                    // The visitor's own contact.
+                    Some(contact) if contact.visitors.contains(&visitor_id) => {
+                        return Ok(Holder::Joined(holder));
+                    }
                     // Live, or claimed by a request that has not created the
-                    // contact yet (or crashed before it could): join it.
+                    // contact yet (or crashed before it could): join it, on
+                    // the team's word only.
+                    _ if !verified => return Ok(Holder::Other(holder)),
                     _ => {
                         self.join_contact(principal, holder, address, &name, visitor_id)
                             .await?;
-                        return Ok(holder);
+                        return Ok(Holder::Joined(holder));
                     }
                 },
                 None => None,
@@ -179,9 +236,9 @@ impl Commands {
                 Ok(()) => {
                     self.join_contact(principal, contact_id, address, &name, visitor_id)
                         .await?;
-                    return Ok(contact_id);
+                    return Ok(Holder::Joined(contact_id));
                 }
-                // Someone claimed it first: link to them on the next round.
+                // Someone claimed it first: settle with them on the next round.
                 Err(AppError::Domain(DomainError::Taken { .. })) => {}
                 Err(other) => return Err(other),
             }
@@ -304,6 +361,43 @@ impl Commands {
             .await
             .map(|_| ())
     }
+}
+
+/// What identifying a visitor did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identified {
+    /// The visitor is known as this contact (created, joined, or its own).
+    Linked {
+        /// The contact.
+        contact_id: Uuid,
+        /// Its state now.
+        contact: ContactState,
+    },
+    /// The address belongs to another contact and the visitor's word is
+    /// unverified: recorded as a claim, linked to nothing.
+    Claimed {
+        /// The contact holding the address.
+        contact_id: Uuid,
+    },
+}
+
+impl Identified {
+    /// The contact the visitor is now known as; `None` for a claim.
+    #[must_use]
+    pub fn linked(&self) -> Option<Uuid> {
+        match self {
+            Identified::Linked { contact_id, .. } => Some(*contact_id),
+            Identified::Claimed { .. } => None,
+        }
+    }
+}
+
+/// Who holds an address, for one identification.
+enum Holder {
+    /// The visitor's contact, now.
+    Joined(Uuid),
+    /// Another contact, which an unverified word does not join.
+    Other(Uuid),
 }
 
 /// Whether a live contact still holds this address.

@@ -16,6 +16,7 @@ use tahc_events::{EventMeta, StreamCategory, StreamId};
 use uuid::Uuid;
 
 use crate::aggregates::{Aggregates, Context, EventIds};
+use crate::api_key::KeyHasher;
 use crate::clock::Clock;
 use crate::email_key::EmailKey;
 use crate::error::AppError;
@@ -25,6 +26,7 @@ use crate::principal::{Principal, PrincipalKind};
 pub use contacts::ContactNoteRef;
 pub(crate) use conversations::DEFAULT_EMAIL_QUESTION;
 pub use conversations::SendMessage;
+pub use identity::Identified;
 pub use workspaces::{CreatedWorkspace, IssuedAgent};
 
 /// Every command of the service.
@@ -33,17 +35,27 @@ pub struct Commands {
     aggregates: Aggregates,
     clock: Arc<dyn Clock>,
     email_key: EmailKey,
+    keys: KeyHasher,
 }
 
 impl Commands {
-    /// Commands over `aggregates`, reading time from `clock` and hashing
-    /// email addresses into claim ids with `email_key`.
+    /// Commands over `aggregates`, reading time from `clock`, hashing
+    /// email addresses into claim ids with `email_key` and team keys with a
+    /// hasher derived from it (both secrets beside the log, never in it).
     pub fn new(aggregates: Aggregates, clock: Arc<dyn Clock>, email_key: EmailKey) -> Self {
         Commands {
+            keys: KeyHasher::new(&email_key.to_bytes()),
             aggregates,
             clock,
             email_key,
         }
+    }
+
+    /// Every stored form a team key may have (see [`KeyHasher`]), to
+    /// authenticate it.
+    #[must_use]
+    pub fn key_forms(&self, key: &str) -> [String; 2] {
+        self.keys.stored_forms(key)
     }
 
     /// The current time, from the service's clock.

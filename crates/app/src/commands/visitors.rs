@@ -11,20 +11,36 @@ use crate::permission::Action;
 use crate::principal::Principal;
 
 impl Commands {
-    /// A new widget session: records a new visitor of `workspace_id` and
-    /// returns its principal.
+    /// A new widget session: a new visitor of `workspace_id`, as a
+    /// principal. Nothing is written: a session alone is not an event, so
+    /// anonymous callers cannot grow the log by opening sessions. The
+    /// visitor is recorded ([`Self::acting_visitor`]) when it first does
+    /// something.
     pub async fn new_visitor(&self, workspace_id: Uuid) -> Result<Principal, AppError> {
         self.workspace(workspace_id).await?;
-        let visitor_id = Uuid::now_v7();
-        let principal = Principal::visitor(workspace_id, visitor_id);
-        self.aggregates
+        Ok(Principal::visitor(workspace_id, Uuid::now_v7()))
+    }
+
+    /// The visitor a command is for, recorded first (`visitor.first_seen`)
+    /// when it is the caller itself acting for the first time. Anyone else
+    /// may only name a visitor that exists.
+    pub(crate) async fn acting_visitor(
+        &self,
+        principal: &Principal,
+        visitor_id: Uuid,
+    ) -> Result<VisitorState, AppError> {
+        if principal.visitor_id() != Some(visitor_id) {
+            return self.visitor(principal, visitor_id).await;
+        }
+        let executed = self
+            .aggregates
             .execute::<Visitor>(
                 &stream(StreamCategory::Visitor, visitor_id),
-                &self.context(&principal),
+                &self.context(principal),
                 |_| Ok(Command::FirstSeen),
             )
             .await?;
-        Ok(principal)
+        Ok(executed.state)
     }
 
     /// Blocks a visitor. (Closing its open conversations with a note is the

@@ -91,11 +91,13 @@ impl Commands {
         let agent_id = Uuid::now_v7();
         let (key, key_hash) = match admin_key {
             Some(key) => {
-                let hash = api_key::hash(&key);
+                api_key::check_chosen(&key)
+                    .map_err(|weak| DomainError::invalid("adminKey", weak.to_string()))?;
+                let hash = self.keys.hash(&key);
                 (key, hash)
             }
             None => {
-                let issued = api_key::issue();
+                let issued = self.keys.issue();
                 (issued.key, issued.hash)
             }
         };
@@ -161,7 +163,7 @@ impl Commands {
         role: Role,
     ) -> Result<IssuedAgent, AppError> {
         let agent_id = Uuid::now_v7();
-        let issued = api_key::issue();
+        let issued = self.keys.issue();
         let executed = self
             .on_workspace(
                 principal,
@@ -204,7 +206,7 @@ impl Commands {
         principal: &Principal,
         agent_id: Uuid,
     ) -> Result<IssuedAgent, AppError> {
-        let issued = api_key::issue();
+        let issued = self.keys.issue();
         let executed = self
             .on_workspace(
                 principal,

@@ -1,5 +1,6 @@
 //! Email capture: after the service asked for an email, the next visitor
-//! message that contains one identifies the visitor.
+//! message that contains one identifies the visitor, as the visitor's own
+//! unverified word: an address another contact holds becomes a claim.
 
 use tahc_domain::Email;
 use tahc_domain::conversation::Conversation;

@@ -118,7 +118,7 @@ impl World {
             .start_conversation(&visitor, None, "Hello, where is my order?".into())
             .await
             .unwrap();
-        let (contact_id, _) = commands
+        let contact_id = commands
             .identify_visitor(
                 &visitor,
                 None,
@@ -126,7 +126,9 @@ impl World {
                 Some("Grace".into()),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .linked()
+            .expect("a new address makes a contact");
         World {
             dir,
             log,
