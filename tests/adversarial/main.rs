@@ -10,8 +10,11 @@ mod support;
 #[allow(dead_code)]
 mod ws;
 
+mod connections;
+mod control_characters;
 mod data_dir;
 mod deep_values;
+mod expensive_fields;
 mod identity;
 mod keys;
 mod rate_limits;

@@ -230,11 +230,13 @@ struct GraphqlEndpoints {
 async fn graphql_get(
     State(endpoints): State<GraphqlEndpoints>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     query: axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
+    let address = peer.map(|axum::Extension(axum::extract::ConnectInfo(peer))| peer.ip());
     match upgrade {
-        Ok(upgrade) => endpoints.live.upgrade(upgrade, &headers),
+        Ok(upgrade) => endpoints.live.upgrade(upgrade, &headers, address),
         Err(_) => graphql_http::get(State(endpoints.http), headers, query).await,
     }
 }

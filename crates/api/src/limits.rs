@@ -13,6 +13,8 @@
 //!   `LIMIT_EXCEEDED`, the connection goes on;
 //! * a visitor's connection past `connections_per_visitor`: closed with 1008
 //!   at `connection_init`;
+//! * a WebSocket past `connections_per_address` from one client address, or
+//!   past `connections` on the node: 429 before the upgrade;
 //! * a text over its [`TextLimits`]: a user error on the field, as the
 //!   domain's own checks give;
 //! * a request head (line and headers) not complete `request_read` after
@@ -56,6 +58,10 @@ pub struct Limits {
     pub operations_per_connection: usize,
     /// WebSocket connections one visitor may hold open at once.
     pub connections_per_visitor: usize,
+    /// WebSocket connections one client address may hold open at once.
+    pub connections_per_address: usize,
+    /// WebSocket connections the node holds open at once.
+    pub connections: usize,
     /// Lengths of free-text inputs.
     pub text: TextLimits,
     /// Time a connection has to send a whole request head, from when it
@@ -82,6 +88,8 @@ impl Limits {
         frame_bytes: 1 << 20,
         operations_per_connection: 100,
         connections_per_visitor: 8,
+        connections_per_address: 1_024,
+        connections: 16_384,
         text: TextLimits::CEILING,
         request_read: Duration::from_secs(30),
         response_write: Duration::from_secs(60),

@@ -76,7 +76,8 @@ async fn a_second_init_closes_with_4429() {
 async fn a_running_operation_id_used_again_closes_with_4409_and_a_short_reason() {
     let server = Server::start().await;
     let mut ws = Ws::open(&server.ws_url(), &server.admin_key).await;
-    let id = "x".repeat(300);
+    // The longest id accepted: its close reason is still cut to fit.
+    let id = "x".repeat(tahc_api::graphql_ws::protocol::MAX_ID_BYTES);
     ws.subscribe(&id, "subscription { teamActivity { kind } }", json!({}))
         .await;
     ws.subscribe(&id, "subscription { teamActivity { kind } }", json!({}))
@@ -234,6 +235,26 @@ async fn too_many_operations_on_one_connection_are_refused_with_an_error() {
     assert_eq!(
         refused["payload"][0]["extensions"]["code"],
         "LIMIT_EXCEEDED"
+    );
+}
+
+#[tokio::test]
+async fn a_peer_silent_for_the_peer_timeout_is_closed_then_not_at_the_next_ping() {
+    // Pings every 30 s; silence is judged from the last message heard.
+    let server = Server::start_live(LiveSettings {
+        keep_alive: Duration::from_secs(30),
+        peer_timeout: Duration::from_millis(500),
+        ..LiveSettings::default()
+    })
+    .await;
+    let mut paused = Ws::open(&server.ws_url(), &server.admin_key).await;
+    let started = std::time::Instant::now();
+    let (code, _) = paused.closed().await;
+    assert_eq!(code, 4504);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed after {:?}",
+        started.elapsed()
     );
 }
 

@@ -319,7 +319,7 @@ fn create(
     if email_taken {
         return Err(DomainError::Taken { field: "email" });
     }
-    let name = text::optional(name, "name", MAX_NAME_CHARS)?;
+    let name = text::optional_line(name, "name", MAX_NAME_CHARS)?;
     let mut events = vec![
         ContactCreated {
             email: Personal::Plain(email.to_string()),
@@ -339,8 +339,8 @@ fn update(
     email: Option<String>,
     email_taken: bool,
 ) -> Result<Vec<Event>, DomainError> {
-    let name =
-        text::optional(name, "name", MAX_NAME_CHARS)?.filter(|n| state.name.as_ref() != Some(n));
+    let name = text::optional_line(name, "name", MAX_NAME_CHARS)?
+        .filter(|n| state.name.as_ref() != Some(n));
     let email = match email {
         None => None,
         Some(email) => {

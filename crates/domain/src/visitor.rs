@@ -107,7 +107,7 @@ impl Aggregate for Visitor {
                     return Err(DomainError::Blocked);
                 }
                 let email = Email::parse(&email, "email")?;
-                let name = text::optional(name, "name", MAX_NAME_CHARS)?;
+                let name = text::optional_line(name, "name", MAX_NAME_CHARS)?;
                 let known = state.contact_id == Some(contact_id)
                     && state.email.as_deref() == Some(email.as_str())
                     && (name.is_none() || name == state.name);
@@ -130,7 +130,7 @@ impl Aggregate for Visitor {
                 name,
             } => {
                 let email = Email::parse(&email, "email")?;
-                let name = text::optional(name, "name", MAX_NAME_CHARS)?;
+                let name = text::optional_line(name, "name", MAX_NAME_CHARS)?;
                 let claim = EmailClaim {
                     contact_id,
                     email: email.to_string(),

@@ -210,7 +210,7 @@ impl Aggregate for Workspace {
             };
             return Ok(vec![
                 WorkspaceCreated {
-                    name: text::required(name, "name", MAX_LABEL_CHARS)?,
+                    name: text::required_line(name, "name", MAX_LABEL_CHARS)?,
                     ai_confidence_threshold: DEFAULT_AI_CONFIDENCE_THRESHOLD,
                     ai_enabled: true,
                 }
@@ -348,7 +348,7 @@ fn add_agent(state: &WorkspaceState, agent: NewAgent) -> Result<Event, DomainErr
     if state.agents.contains_key(&agent.agent_id) {
         return Err(DomainError::AlreadyExists { what: "agent" });
     }
-    let name = text::required(agent.name, "name", MAX_NAME_CHARS)?;
+    let name = text::required_line(agent.name, "name", MAX_NAME_CHARS)?;
     let email = Email::parse(&agent.email, "email")?;
     if state
         .agents
@@ -401,7 +401,7 @@ fn define_field(
             "must be 1 to 40 of a-z, 0-9 and _, starting with a letter",
         ));
     }
-    let label = text::required(label, "label", MAX_LABEL_CHARS)?;
+    let label = text::required_line(label, "label", MAX_LABEL_CHARS)?;
     match state.custom_fields.get(&key) {
         Some((_, existing)) if *existing != field_type => Err(DomainError::invalid(
             "type",
@@ -431,7 +431,7 @@ fn save_rule(
         (false, None) => return Err(DomainError::NotFound { what: "rule" }),
         _ => {}
     }
-    let name = text::required(rule.name, "name", MAX_LABEL_CHARS)?;
+    let name = text::required_line(rule.name, "name", MAX_LABEL_CHARS)?;
     let condition = checked_condition(rule.condition)?;
     let action = checked_action(state, rule.action)?;
     let saved = Rule {
@@ -464,7 +464,7 @@ fn checked_condition(condition: RuleCondition) -> Result<RuleCondition, DomainEr
     }
     let mut keywords = Vec::with_capacity(condition.keywords.len());
     for keyword in condition.keywords {
-        let keyword = text::required(keyword, "condition.keywords", MAX_KEYWORD_CHARS)?;
+        let keyword = text::required_line(keyword, "condition.keywords", MAX_KEYWORD_CHARS)?;
         let keyword = keyword.to_lowercase();
         if !keywords.contains(&keyword) {
             keywords.push(keyword);

@@ -115,7 +115,7 @@ pub async fn run(args: EventsArgs) -> Result<ExitCode, String> {
             if args.json {
                 let readable = vault.readable(event).map_err(|e| e.to_string())?;
                 let line = serde_json::to_string(&readable).map_err(|e| e.to_string())?;
-                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                writeln!(out, "{}", crate::terminal::safe(&line)).map_err(|e| e.to_string())?;
             } else {
                 print_row(&mut out, event).map_err(|e| e.to_string())?;
             }

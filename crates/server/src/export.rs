@@ -39,7 +39,7 @@ pub async fn run(args: ExportArgs) -> Result<ExitCode, String> {
     match export.map_err(|e| e.to_string())? {
         Some(export) => {
             let text = serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?;
-            println!("{text}");
+            println!("{}", crate::terminal::safe(&text));
             Ok(ExitCode::SUCCESS)
         }
         None => {

@@ -59,6 +59,17 @@ pub struct LimitArgs {
         default_value_t = DEFAULT.connections_per_visitor as u64,
         value_parser = clap::value_parser!(u64).range(1..=1_000))]
     max_connections_per_visitor: u64,
+    /// WebSocket connections one client address may hold open at once (429
+    /// beyond; behind a reverse proxy every client shares its address).
+    #[arg(long, value_name = "N", env = "TAHC_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = DEFAULT.connections_per_address as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_address: u64,
+    /// WebSocket connections this node holds open at once (429 beyond).
+    #[arg(long, value_name = "N", env = "TAHC_MAX_CONNECTIONS",
+        default_value_t = DEFAULT.connections as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Characters of a message body.
     #[arg(long, value_name = "CHARS", env = "TAHC_MAX_MESSAGE_CHARS",
         default_value_t = CEILING.message_chars as u64,
@@ -114,6 +125,8 @@ impl LimitArgs {
             frame_bytes: n(self.max_frame_bytes),
             operations_per_connection: n(self.max_operations_per_connection),
             connections_per_visitor: n(self.max_connections_per_visitor),
+            connections_per_address: n(self.max_connections_per_address),
+            connections: n(self.max_connections),
             text: TextLimits {
                 message_chars: n(self.max_message_chars),
                 name_chars: n(self.max_name_chars),

@@ -13,6 +13,7 @@ mod migrate;
 mod rebuild;
 mod replay;
 mod serve;
+mod terminal;
 mod verify;
 
 use std::process::ExitCode;

@@ -67,7 +67,7 @@ fn print(out: &mut impl Write, history: &ConversationAsOf, json: bool) -> std::i
     if json {
         let messages: Vec<_> = messages.iter().map(|(_, m)| m).collect();
         let document = serde_json::json!({ "conversation": record, "messages": messages });
-        return writeln!(out, "{document:#}");
+        return writeln!(out, "{}", crate::terminal::safe(&format!("{document:#}")));
     }
     writeln!(
         out,
@@ -99,7 +99,7 @@ fn print(out: &mut impl Write, history: &ConversationAsOf, json: bool) -> std::i
                 .created_at
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
             author,
-            message.body.as_deref().unwrap_or("[erased]"),
+            crate::terminal::safe(message.body.as_deref().unwrap_or("[erased]")),
         )?;
     }
     Ok(())

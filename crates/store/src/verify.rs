@@ -6,14 +6,17 @@ use crate::error::ReadError;
 use crate::log::LogReader;
 use crate::record::{self, GENESIS};
 
-/// The outcome of walking the whole chain.
+/// The outcome of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
-    /// How many records were checked and found good.
+    /// How many records were checked and found good (counting those of the
+    /// prefix a walk started after).
     pub checked: u64,
     /// The first position whose record is corrupt, out of order, or whose
     /// hash does not follow from the one before; `None` when the chain holds.
     pub first_bad: Option<Position>,
+    /// The last record found good: where a later walk may go on from.
+    pub verified: Verified,
 }
 
 impl Verification {
@@ -24,47 +27,69 @@ impl Verification {
     }
 }
 
+/// A prefix of the chain found good: its last position and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The last position checked (`Position::START` for none).
+    pub position: Position,
+    /// Its hash (the genesis hash for none).
+    pub hash: record::Digest,
+}
+
+impl Verified {
+    /// Nothing verified yet: a walk from the first record.
+    pub const NOTHING: Verified = Verified {
+        position: Position::START,
+        hash: GENESIS,
+    };
+}
+
 /// Events read per page while verifying.
 const PAGE: usize = 1024;
 
 /// Recomputes the chain over the whole log, oldest first, and names the first
 /// position where it breaks. Storage failures (not corruption) are errors.
 pub async fn verify(log: &dyn LogReader) -> Result<Verification, ReadError> {
-    let mut prev_hash = GENESIS;
-    let mut expected = Position::START.next();
-    let mut checked = 0;
-    let bad = |position, checked| {
+    verify_after(log, Verified::NOTHING).await
+}
+
+/// Recomputes the chain after a prefix already found good (the records
+/// after `from.position`, the first of them chained to `from.hash`).
+pub async fn verify_after(log: &dyn LogReader, from: Verified) -> Result<Verification, ReadError> {
+    let mut verified = from;
+    let bad = |position, verified: Verified| {
         Ok(Verification {
-            checked,
+            checked: verified.position.0,
             first_bad: Some(position),
+            verified,
         })
     };
     loop {
-        let page = match log
-            .read_all(expected.0.saturating_sub(1).into(), PAGE)
-            .await
-        {
+        let page = match log.read_all(verified.position, PAGE).await {
             Ok(page) => page,
-            Err(ReadError::Corrupt { position, .. }) => return bad(position, checked),
-            Err(ReadError::Missing(position)) => return bad(position, checked),
+            Err(ReadError::Corrupt { position, .. }) => return bad(position, verified),
+            Err(ReadError::Missing(position)) => return bad(position, verified),
             Err(other) => return Err(other),
         };
         if page.is_empty() {
             return Ok(Verification {
-                checked,
+                checked: verified.position.0,
                 first_bad: None,
+                verified,
             });
         }
         for event in page {
+            let expected = verified.position.next();
             if event.position != expected
-                || event.prev_hash != prev_hash
+                || event.prev_hash != verified.hash
                 || record::expected_hash(&event) != event.hash
             {
-                return bad(expected, checked);
+                return bad(expected, verified);
             }
-            prev_hash = event.hash;
-            expected = expected.next();
-            checked += 1;
+            verified = Verified {
+                position: event.position,
+                hash: event.hash,
+            };
         }
     }
 }

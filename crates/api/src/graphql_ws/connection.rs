@@ -85,7 +85,7 @@ struct Connection {
     revocation: Arc<Revocation>,
     initialised: bool,
     /// A visitor's place among its connections, held while this one lasts.
-    _seat: Option<super::seats::Seat>,
+    _seat: Option<super::seats::Seat<uuid::Uuid>>,
     /// Running operations: their run number (ids may be reused once an
     /// operation has ended) and a handle to stop them.
     running: HashMap<String, (u64, AbortHandle)>,
@@ -140,7 +140,12 @@ pub async fn serve(
             () = &mut shutdown => Err(Close::going_away()),
             () = &mut init_deadline, if !connection.initialised => Err(Close::init_timeout()),
             () = revocation.revoked() => Err(Close::revoked()),
-            _ = keep_alive.tick() => connection.keep_alive(last_heard),
+            _ = keep_alive.tick() => connection.keep_alive(),
+            // Nothing, not even a pong, for the peer timeout: gone or stuck
+            // (counted from the last message, not from the last ping).
+            () = tokio::time::sleep_until(last_heard + connection.settings.peer_timeout) => {
+                Err(Close::silent_peer(connection.settings.peer_timeout))
+            }
             Some(ended) = connection.tasks.join_next() => match ended {
                 Ok(ended) => connection.ended(ended),
                 Err(failed) if failed.is_panic() => connection.panicked(failed.id()),
@@ -196,13 +201,9 @@ pub async fn serve(
 
 impl Connection {
     /// Pings the peer, both in the protocol (graphql-ws clients answer
-    /// `pong`) and at the WebSocket level (every WebSocket answers), or
-    /// closes the connection when nothing came back for `peer_timeout`:
-    /// the peer is gone, or stuck.
-    fn keep_alive(&self, last_heard: Instant) -> Result<(), Close> {
-        if last_heard.elapsed() >= self.settings.peer_timeout {
-            return Err(Close::silent_peer(self.settings.peer_timeout));
-        }
+    /// `pong`) and at the WebSocket level (every WebSocket answers), so a
+    /// live peer is heard from within the peer timeout.
+    fn keep_alive(&self) -> Result<(), Close> {
         self.send(protocol::ping())?;
         self.queue(Message::Ping(Default::default()))
     }

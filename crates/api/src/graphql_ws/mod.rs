@@ -10,6 +10,7 @@ mod connection;
 pub mod protocol;
 mod seats;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +60,12 @@ pub struct Live {
     gate: Gate,
     settings: LiveSettings,
     limits: Limits,
-    seats: Arc<seats::Seats>,
+    /// Connections per visitor, taken at `connection_init`.
+    seats: Arc<seats::Seats<uuid::Uuid>>,
+    /// Connections per client address, taken at the upgrade.
+    addresses: Arc<seats::Seats<IpAddr>>,
+    /// Connections of the node, taken at the upgrade.
+    all: Arc<seats::Seats<()>>,
     broadcasts: Arc<broadcast::Broadcasts>,
     closing: watch::Receiver<bool>,
 }
@@ -94,15 +100,40 @@ impl Live {
             settings,
             limits,
             seats: Arc::new(seats::Seats::new(limits.connections_per_visitor)),
+            addresses: Arc::new(seats::Seats::new(limits.connections_per_address)),
+            all: Arc::new(seats::Seats::new(limits.connections)),
             broadcasts: Arc::default(),
             closing: closed,
         };
         (live, WebSockets { closing })
     }
 
-    /// Accepts a WebSocket upgrade of `/graphql`. A client that does not
-    /// offer `graphql-transport-ws` is closed with 4406.
-    pub fn upgrade(&self, upgrade: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+    /// Accepts a WebSocket upgrade of `/graphql` from a client at `address`
+    /// (when known). A client that does not offer `graphql-transport-ws` is
+    /// closed with 4406; one past the connections its address or the node
+    /// may hold is refused with 429 before the upgrade.
+    pub fn upgrade(
+        &self,
+        upgrade: WebSocketUpgrade,
+        headers: &HeaderMap,
+        address: Option<IpAddr>,
+    ) -> Response {
+        let from_address = match address.map(|address| self.addresses.take(address)) {
+            Some(None) => {
+                return too_many(format!(
+                    "at most {} WebSocket connections from one address",
+                    self.addresses.max()
+                ));
+            }
+            Some(seat) => seat,
+            None => None,
+        };
+        let Some(of_node) = self.all.take(()) else {
+            return too_many(format!(
+                "this server holds {} WebSocket connections already",
+                self.all.max()
+            ));
+        };
         // Credentials in the upgrade request serve when `connection_init`
         // carries none (clients that can set headers); they are checked
         // (and bad ones refused) at `connection_init`.
@@ -116,6 +147,8 @@ impl Live {
             .max_message_size(self.limits.frame_bytes)
             .max_frame_size(self.limits.frame_bytes)
             .on_upgrade(move |socket| async move {
+                // Held while the connection lasts.
+                let _seats = (from_address, of_node);
                 if socket.protocol().is_none() {
                     connection::refuse(socket, protocol::Close::subprotocol_not_acceptable()).await;
                     return;
@@ -127,4 +160,15 @@ impl Live {
                 connection::serve(socket, live, settings, header_credential).await;
             })
     }
+}
+
+/// 429 for an upgrade past a connection cap, with a moment to wait.
+fn too_many(reason: String) -> Response {
+    use axum::response::IntoResponse;
+    let mut response = (axum::http::StatusCode::TOO_MANY_REQUESTS, reason).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    response
 }

@@ -4,6 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+/// The longest operation id accepted (graphql-ws makes UUIDs, 36 bytes):
+/// every frame of the operation repeats it, and the server keeps it.
+pub const MAX_ID_BYTES: usize = 128;
+
 /// The WebSocket subprotocol spoken.
 pub const SUBPROTOCOL: &str = "graphql-transport-ws";
 
@@ -194,6 +198,13 @@ impl ClientMessage {
                 if id.is_empty() =>
             {
                 Err(Close::bad_request("`id` must not be empty"))
+            }
+            ClientMessage::Subscribe { id, .. } | ClientMessage::Complete { id }
+                if id.len() > MAX_ID_BYTES =>
+            {
+                Err(Close::bad_request(format!(
+                    "`id` must be at most {MAX_ID_BYTES} bytes"
+                )))
             }
             _ => Ok(message),
         }

@@ -1,28 +1,28 @@
-//! How many WebSocket connections each visitor holds open: a widget needs
-//! one or two (a tab, a reload), so a visitor token cannot be used to open
-//! thousands.
+//! How many WebSocket connections each holder keeps open: a visitor (a
+//! widget needs one or two: a tab, a reload), a client address, the node as
+//! a whole. A connection takes a seat of each; a holder with none left is
+//! refused, so no token, address or crowd can open thousands.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use uuid::Uuid;
-
-/// The open connections of every visitor, each visitor held to `max`.
+/// The open connections of every holder, each held to `max`.
 #[derive(Debug)]
-pub(super) struct Seats {
+pub(super) struct Seats<K: Hash + Eq> {
     max: usize,
-    taken: Mutex<HashMap<Uuid, usize>>,
+    taken: Mutex<HashMap<K, usize>>,
 }
 
 /// One connection's seat; given back when dropped (the connection ended).
 #[derive(Debug)]
-pub(super) struct Seat {
-    seats: Arc<Seats>,
-    visitor: Uuid,
+pub(super) struct Seat<K: Hash + Eq> {
+    seats: Arc<Seats<K>>,
+    holder: K,
 }
 
-impl Seats {
-    /// Room for `max` connections per visitor.
+impl<K: Hash + Eq + Clone> Seats<K> {
+    /// Room for `max` connections per holder.
     pub(super) fn new(max: usize) -> Self {
         Seats {
             max,
@@ -30,33 +30,33 @@ impl Seats {
         }
     }
 
-    /// The most connections one visitor may hold.
+    /// The most connections one holder may keep.
     pub(super) fn max(&self) -> usize {
         self.max
     }
 
-    /// A seat for `visitor`, or `None` when it holds `max` already.
-    pub(super) fn take(self: &Arc<Self>, visitor: Uuid) -> Option<Seat> {
+    /// A seat for `holder`, or `None` when it holds `max` already.
+    pub(super) fn take(self: &Arc<Self>, holder: K) -> Option<Seat<K>> {
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        let count = taken.entry(visitor).or_default();
+        let count = taken.entry(holder.clone()).or_default();
         if *count >= self.max {
             return None;
         }
         *count += 1;
         Some(Seat {
             seats: self.clone(),
-            visitor,
+            holder,
         })
     }
 }
 
-impl Drop for Seat {
+impl<K: Hash + Eq> Drop for Seat<K> {
     fn drop(&mut self) {
         let mut taken = self.seats.taken.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = taken.get_mut(&self.visitor) {
+        if let Some(count) = taken.get_mut(&self.holder) {
             *count -= 1;
             if *count == 0 {
-                taken.remove(&self.visitor);
+                taken.remove(&self.holder);
             }
         }
     }
@@ -65,9 +65,10 @@ impl Drop for Seat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
-    fn a_visitor_holds_at_most_max_seats_and_gets_one_back_when_a_connection_ends() {
+    fn a_holder_keeps_at_most_max_seats_and_gets_one_back_when_a_connection_ends() {
         let seats = Arc::new(Seats::new(2));
         let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
         let first = seats.take(ada).unwrap();
@@ -79,10 +80,9 @@ mod tests {
     }
 
     #[test]
-    fn a_visitor_with_no_connections_left_is_forgotten() {
+    fn a_holder_with_no_connections_left_is_forgotten() {
         let seats = Arc::new(Seats::new(1));
-        let visitor = Uuid::now_v7();
-        drop(seats.take(visitor));
+        drop(seats.take(std::net::IpAddr::from([127, 0, 0, 1])));
         assert!(seats.taken.lock().unwrap().is_empty());
     }
 }

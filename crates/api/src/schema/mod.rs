@@ -63,6 +63,7 @@ pub fn build(node: Arc<Node>, limits: &Limits, admission: Arc<dyn Admission>) ->
         .data(node)
         .data(limits.text)
         .data(admission)
+        .data(audit::ChainWalks::default())
         .extension(crate::metrics::GraphqlMetrics)
         .extension(DocumentLimits {
             query_bytes: limits.query_bytes,
