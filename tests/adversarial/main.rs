@@ -14,6 +14,7 @@ mod connections;
 mod control_characters;
 mod data_dir;
 mod deep_values;
+mod error_contract;
 mod expensive_fields;
 mod identity;
 mod keys;

@@ -5,8 +5,9 @@
 // the visitor leaves an email and becomes a contact; the agent adds a note,
 // sees a second agent viewing and typing, assigns, returns the conversation
 // to the AI, blocks the visitor and closes it; the contacts page searches and
-// downloads the CSV. Screenshots of each step go to SHOTS; any console error
-// fails the run.
+// downloads the CSV; someone else gives the same address on another widget,
+// the inbox shows it as unverified, and an agent confirms it. Screenshots of
+// each step go to SHOTS; any console error fails the run.
 //
 // Usage: node inbox-and-widget.mjs BASE_URL AGENT_KEY WORKSPACE_ID SHOTS_DIR
 
@@ -151,6 +152,30 @@ try {
   const csv = await readFile(await download.path(), 'utf8');
   if (!csv.includes('dana@example.com')) throw new Error(`the CSV lacks the contact: ${csv}`);
   await shot(inbox, '8-contacts');
+
+  // Someone else types Dana's address into the widget: a claim the team
+  // sees as unverified, joined to Dana only once an agent confirms it.
+  const strangers = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const claimant = await open('claimant', `${base}/widget-demo?workspace=${workspace}`, strangers);
+  const claimText = 'Hi, I lost access to my account';
+  await claimant.fill('#message', claimText);
+  await claimant.click('#send');
+  await claimant.locator('.message.visitor', { hasText: claimText }).waitFor();
+  await claimant.fill('#email', 'dana@example.com');
+  await claimant.click('#give-email');
+  await claimant.locator('#give-email', { hasText: 'Saved' }).waitFor();
+  await inbox.click('#show-inbox');
+  await inbox.click('.filter[data-filter=all]');
+  await inbox.locator('#conversations tbody tr', { hasText: claimText }).click();
+  await inbox.locator('#visitor-claim', { hasText: 'dana@example.com' }).waitFor();
+  if (await inbox.locator('#contact-email').count()) {
+    throw new Error('an unverified claim showed the contact');
+  }
+  await shot(inbox, '9-unverified-claim');
+  await inbox.click('#visitor-claim-confirm');
+  await inbox.waitForFunction(
+    () => document.querySelector('#contact-email')?.value === 'dana@example.com',
+  );
 
   if (problems.length) throw new Error(problems.join('\n'));
   console.log(JSON.stringify({ ok: true, shownAfterMs, screenshots: shots }));

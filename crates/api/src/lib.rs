@@ -108,15 +108,18 @@ pub struct TahcEndpoint {
     gate: Gate,
 }
 
-/// A request refused before it ran, as a GraphQL response.
+/// A request refused before it ran, as a GraphQL response (counted with
+/// the errors of requests that ran).
 fn refused(error: async_graphql::Error) -> async_graphql::Response {
-    async_graphql::Response::from_errors(vec![ServerError {
+    let errors = vec![ServerError {
         message: error.message,
         source: None,
         locations: Vec::new(),
         path: Vec::new(),
         extensions: error.extensions,
-    }])
+    }];
+    metrics::count_errors(&errors);
+    async_graphql::Response::from_errors(errors)
 }
 
 impl Endpoint for TahcEndpoint {

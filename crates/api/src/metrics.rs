@@ -164,18 +164,7 @@ impl Extension for RequestMetrics {
         metrics::counter!("tahc_graphql_requests_total", "operation" => operation).increment(1);
         metrics::histogram!("tahc_graphql_request_seconds", "operation" => operation)
             .record(started.elapsed().as_secs_f64());
-        for error in &response.errors {
-            let code = error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .and_then(|code| match code {
-                    async_graphql::Value::String(code) => Some(code.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_owned());
-            metrics::counter!("tahc_graphql_errors_total", "code" => code).increment(1);
-        }
+        count_errors(&response.errors);
         response
     }
 
@@ -209,6 +198,24 @@ impl Extension for RequestMetrics {
         let ran = self.operation_kind(operation_name);
         *self.ran.lock().unwrap_or_else(|e| e.into_inner()) = ran;
         next.run(ctx, operation_name).await
+    }
+}
+
+/// Counts top-level errors by `extensions.code` in
+/// `tahc_graphql_errors_total`: those of requests that ran, and those of
+/// requests refused before (credentials, rate limits).
+pub(crate) fn count_errors(errors: &[async_graphql::ServerError]) {
+    for error in errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_owned());
+        metrics::counter!("tahc_graphql_errors_total", "code" => code).increment(1);
     }
 }
 

@@ -54,27 +54,37 @@ pub fn routes() -> Router {
         .route("/assets/{file}", get(asset))
 }
 
-fn page(body: &'static str) -> Response {
+/// What the pages may load and who may frame them: only this server's own
+/// files, scripts and connections; no inline script, no plugin, no frame
+/// (the inbox holds a team key: no other site may frame it to click on it
+/// or read it through an injected script).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// A file of the pages, with the headers that hold it to its origin.
+fn served(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HTML),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         body,
     )
         .into_response()
 }
 
+fn page(body: &'static str) -> Response {
+    served(HTML, body)
+}
+
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|asset| asset.name == file) {
-        Some(asset) => (
-            [
-                (header::CONTENT_TYPE, asset.content_type),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            asset.body,
-        )
-            .into_response(),
+        Some(asset) => served(asset.content_type, asset.body),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }

@@ -78,6 +78,14 @@ async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_unaffected(
         .graphql_as(Some(&visitor), query, json!({}), "application/json")
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // A connection_init over the rate is told to try again later (1013,
+    // which graphql-ws clients retry), not that its credentials are bad.
+    let mut ws = support::ws::Ws::connect(&server.ws_url()).await;
+    ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {visitor}")}}))
+        .await;
+    let (close, reason) = ws.closed().await;
+    assert_eq!(close, 1013, "{reason}");
+    assert!(reason.starts_with("Rate limited"), "{reason}");
     let mine = server
         .graphql(
             Some(&server.admin_key),

@@ -9,6 +9,15 @@ use serde_json::json;
 use support::{SEND, Server, code};
 use tahc_store::DiskFaults;
 
+/// The status of `/readyz`.
+async fn ready(server: &Server) -> u16 {
+    reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 const COUNT: &str = "query($c:ID!){node(id:$c){... on Conversation{messageCount}}}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,6 +49,8 @@ async fn a_failing_disk_refuses_writes_with_unavailable_serves_reads_and_recover
         .graphql(admin, COUNT, json!({"c": conversation}))
         .await;
     assert_eq!(read["data"]["node"]["messageCount"], 1, "{read}");
+    // A load balancer sees that this node cannot take writes.
+    assert_eq!(ready(&server).await, 503);
 
     disk.fail(false);
     let sent = server
@@ -53,6 +64,7 @@ async fn a_failing_disk_refuses_writes_with_unavailable_serves_reads_and_recover
         sent["data"]["sendMessage"]["conversation"]["messageCount"], 2,
         "{sent}"
     );
+    assert_eq!(ready(&server).await, 200);
     let verified = server
         .graphql(admin, "{ verifyLog { ok checkedEvents } }", json!({}))
         .await;

@@ -11,7 +11,8 @@ const KEY = 'tahc.agentKey';
 
 const CONVERSATION = `id status controller createdAt lastActivityAt
   handoff { reason acceptedAt } assignee { id name }
-  visitor { id displayName blocked } contact { id name email }
+  visitor { id displayName blocked unverifiedEmail claimedContact { id name email } }
+  contact { id name email }
   lastMessage { body authorKind internal }`;
 
 const FILTERS = [
@@ -302,12 +303,32 @@ function typing(conversationId) {
 
 // ------------------------------------------------------------- contact
 
+// A visitor who gave an address another contact holds: unverified until
+// someone on the team has seen proof (a reply from that mailbox, say).
+function claim(visitor) {
+  const holder = visitor.claimedContact;
+  const who = holder ? (holder.name ? `${holder.name} <${holder.email}>` : holder.email) : 'another contact';
+  return h('div', { class: 'claim', id: 'visitor-claim' },
+    h('p', {}, h('span', { class: 'badge unverified' }, 'unverified'), ` ${visitor.unverifiedEmail}`),
+    h('p', { class: 'muted' },
+      `This address belongs to ${who}. Confirm only once the visitor has proven it; until then their conversations stay apart.`),
+    h('button', {
+      id: 'visitor-claim-confirm',
+      onclick: () => run('confirmVisitorEmail',
+        'mutation($visitorId: ID!) { confirmVisitorEmail(input: { visitorId: $visitorId }) { userErrors { message code } } }',
+        { visitorId: visitor.id }).then(refreshSoon),
+    }, 'Confirm email'));
+}
+
 async function renderContact(conversation) {
   const panel = $('contact-panel');
   if (!conversation.contact) {
+    const { visitor } = conversation;
     panel.replaceChildren(h('h3', {}, 'Visitor'),
-      h('p', {}, conversation.visitor.displayName),
-      h('p', { class: 'muted' }, 'No email yet: the visitor becomes a contact once they give one.'));
+      h('p', {}, visitor.displayName),
+      visitor.unverifiedEmail
+        ? claim(visitor)
+        : h('p', { class: 'muted' }, 'No email yet: the visitor becomes a contact once they give one.'));
     return;
   }
   const { contact } = await state.api.request(

@@ -74,6 +74,9 @@ pub struct Aggregates {
     /// time, so commands on a busy stream queue instead of losing races to
     /// each other (other nodes may still race; the retries are for them).
     writing: Arc<Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>>,
+    /// When the last append failed for the storage (a full or failing
+    /// disk), if none has succeeded since.
+    storage_failed: Arc<Mutex<Option<std::time::Instant>>>,
 }
 
 /// A stream's state as last folded, so the next load reads only the
@@ -99,6 +102,7 @@ impl Aggregates {
             vault,
             recent: Arc::new(Mutex::new(LruCache::new(RECENT_STREAMS))),
             writing: Arc::default(),
+            storage_failed: Arc::default(),
         }
     }
 
@@ -247,6 +251,16 @@ impl Aggregates {
             let count = new_events.len() as u64;
             let outcome = self.log.append(stream, expected, new_events).await;
             metrics::histogram!("tahc_append_seconds").record(appending.elapsed().as_secs_f64());
+            let storage_failed = matches!(
+                outcome,
+                Err(AppendError::DiskFull { .. }
+                    | AppendError::NotDurable(_)
+                    | AppendError::Storage(_))
+            );
+            *self
+                .storage_failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = storage_failed.then(std::time::Instant::now);
             match outcome {
                 Ok(appended) => {
                     metrics::counter!("tahc_appended_events_total").increment(count);
@@ -273,6 +287,23 @@ impl Aggregates {
         Err(AppError::Contention {
             stream: stream.clone(),
         })
+    }
+}
+
+/// How long a failed append keeps the node unready when no append comes
+/// after it: long enough for a load balancer to see it, short enough that
+/// a node that got no traffic meanwhile tries again once space is freed.
+const STORAGE_FAILURE_SHOWS: Duration = Duration::from_secs(10);
+
+impl Aggregates {
+    /// Whether an append failed for the storage in the last
+    /// [`STORAGE_FAILURE_SHOWS`] and none has succeeded since.
+    #[must_use]
+    pub fn storage_failing(&self) -> bool {
+        self.storage_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|failed| failed.elapsed() < STORAGE_FAILURE_SHOWS)
     }
 }
 

@@ -368,8 +368,14 @@ impl Node {
             .is_ok()
     }
 
-    /// Whether every read model has caught up with the log.
+    /// Whether the node can serve: every read model has caught up with the
+    /// log, and writes are not failing for the storage (a full disk with
+    /// no reserve left, a failing one): a load balancer then sends traffic
+    /// elsewhere until a write goes through again.
     pub async fn ready(&self) -> bool {
+        if self.commands.aggregates().storage_failing() {
+            return false;
+        }
         let Ok(head) = self.log.head().await else {
             return false;
         };

@@ -269,7 +269,11 @@ impl Connection {
         let gate = &self.live.gate;
         let principal = gate
             .admit_credential(&credential)
-            .map_err(Close::forbidden)?;
+            .map_err(|refusal| match refusal {
+                // Not the credentials' fault: a client may try again later.
+                Refusal::RateLimited(limited) => Close::try_later(&limited),
+                Refusal::Unauthenticated(refused) => Close::forbidden(refused),
+            })?;
         // Watch for a revocation first, then check the credential again: a
         // revocation noted in between is refused by the second check.
         gate.revocations().watch(&principal, &self.revocation);
@@ -296,7 +300,9 @@ impl Connection {
             return Err(Close::duplicate(&id));
         }
         if let Err(refusal) = self.live.gate.admit(&principal) {
-            return self.send(protocol::error(&id, &[refusal_error(&refusal)]));
+            let errors = [refusal_error(&refusal)];
+            crate::metrics::count_errors(&errors);
+            return self.send(protocol::error(&id, &errors));
         }
         if self.running.len() >= self.live.limits.operations_per_connection {
             let limit = self.live.limits.operations_per_connection;

@@ -87,6 +87,13 @@ impl Close {
         Close::new(4429, "Too many initialisation requests")
     }
 
+    /// 1013 (try again later): `connection_init` over the caller's rate
+    /// limit; graphql-ws clients retry this code on their own.
+    #[must_use]
+    pub fn try_later(limited: &crate::rate_limit::RateLimited) -> Self {
+        Close::new(1013, format!("Rate limited: {limited}"))
+    }
+
     /// 1013 (try again later): the client stopped reading and a
     /// subscription's buffer filled up; it may reconnect and resume.
     #[must_use]

@@ -128,3 +128,84 @@ pub fn classify(error: AppError, not_found_field: &str) -> Failure {
         }
     }
 }
+
+/// Gives every top-level error an `extensions.code`: a value that does
+/// not coerce to its argument's type (an `Int` out of range, a malformed
+/// `DateTime`) is BAD_USER_INPUT; any other uncoded error from a resolver
+/// is an unexpected failure: logged, and answered INTERNAL without its
+/// details.
+pub(crate) struct ErrorCodes;
+
+impl async_graphql::extensions::ExtensionFactory for ErrorCodes {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for ErrorCodes {
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        for error in &mut response.errors {
+            code_uncoded(error);
+        }
+        response
+    }
+}
+
+/// Sets the code of an error that has none.
+fn code_uncoded(error: &mut async_graphql::ServerError) {
+    if error
+        .extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some())
+    {
+        return;
+    }
+    let coercion = error.message.starts_with("Failed to parse")
+        || error.message.starts_with("Invalid value for argument");
+    let code = if coercion {
+        "BAD_USER_INPUT"
+    } else {
+        tracing::error!(message = %error.message, path = ?error.path, "a resolver failed");
+        error.message = "internal error".to_owned();
+        "INTERNAL"
+    };
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncoded_errors_get_a_code_and_internal_ones_lose_their_details() {
+        let mut coercion = async_graphql::ServerError::new(
+            "Failed to parse \"Int\": Only integers from -2147483648 to 2147483647 are accepted.",
+            None,
+        );
+        code_uncoded(&mut coercion);
+        assert_eq!(
+            coercion.extensions.as_ref().unwrap().get("code"),
+            Some(&async_graphql::Value::from("BAD_USER_INPUT"))
+        );
+        let mut failure = async_graphql::ServerError::new("IO error: /data/views/db", None);
+        code_uncoded(&mut failure);
+        assert_eq!(failure.message, "internal error");
+        assert_eq!(
+            failure.extensions.as_ref().unwrap().get("code"),
+            Some(&async_graphql::Value::from("INTERNAL"))
+        );
+        let mut coded = coded("NOT_FOUND", "no such thing").into_server_error(Default::default());
+        code_uncoded(&mut coded);
+        assert_eq!(coded.message, "no such thing");
+    }
+}

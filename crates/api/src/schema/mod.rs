@@ -65,6 +65,7 @@ pub fn build(node: Arc<Node>, limits: &Limits, admission: Arc<dyn Admission>) ->
         .data(admission)
         .data(audit::ChainWalks::default())
         .extension(crate::metrics::GraphqlMetrics)
+        .extension(errors::ErrorCodes)
         .extension(DocumentLimits {
             query_bytes: limits.query_bytes,
             mutation_fields: limits.mutation_fields,
