@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{BOOTSTRAP_KEY, npm_install, serve, stop, workspace_of};
+use support::{BOOTSTRAP_KEY, npm_install, serve_with, stop, workspace_of};
 use tempfile::TempDir;
 
 /// Debian's Chromium, or the one `CHROMIUM` names.
@@ -27,7 +27,9 @@ async fn a_visitor_chats_on_the_widget_while_an_agent_answers_live_from_the_inbo
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
     npm_install(&scripts, "playwright-core");
     let dir = TempDir::new().unwrap();
-    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    // The visitors and the agents of this test share one address, as
+    // behind a reverse proxy: blocking one must not block the others.
+    let served = serve_with(&dir, Some(BOOTSTRAP_KEY), &["--block-address-minutes", "0"]);
     let workspace = workspace_of(&served.base, BOOTSTRAP_KEY).await;
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
     let output = Command::new("node")

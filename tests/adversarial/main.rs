@@ -10,6 +10,7 @@ mod support;
 #[allow(dead_code)]
 mod ws;
 
+mod blocking;
 mod connections;
 mod control_characters;
 mod data_dir;

@@ -87,7 +87,7 @@ fn team_member(
     roles: &[Role],
     refusal: &str,
 ) -> Result<Principal, Box<Response>> {
-    let principal = match gate.pass(headers) {
+    let principal = match gate.pass(headers, None) {
         Ok(Some(principal)) => principal,
         Ok(None) | Err(Refusal::Unauthenticated(_)) => {
             return Err(Box::new(refuse(

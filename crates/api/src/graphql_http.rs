@@ -13,6 +13,7 @@
 //!   naming the parameter, with `extensions.code` BAD_USER_INPUT.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Executor, ObjectType, Schema, SubscriptionType, Variables};
@@ -26,14 +27,27 @@ use serde_json::{Map, Value, json};
 use crate::connections::BodyTooSlow;
 
 /// What serves GraphQL requests: a schema, perhaps with per-request data
-/// drawn from the headers (the caller's credentials).
+/// drawn from the headers (the caller's credentials) and the client's
+/// address.
 pub trait Endpoint: Clone + Send + Sync + 'static {
-    /// Runs one request.
+    /// Runs one request from a client at `address` (when known).
     fn execute(
         &self,
         headers: &HeaderMap,
+        address: Option<IpAddr>,
         request: async_graphql::Request,
     ) -> impl Future<Output = async_graphql::Response> + Send;
+}
+
+/// The client's address, as the server's connections record it
+/// ([`crate::connections::serve`]); absent when served otherwise.
+pub type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
+
+/// The address of a [`Peer`].
+#[must_use]
+pub fn client_address(peer: &Peer) -> Option<IpAddr> {
+    peer.as_ref()
+        .map(|axum::Extension(axum::extract::ConnectInfo(peer))| peer.ip())
 }
 
 impl<Q, M, S> Endpoint for Schema<Q, M, S>
@@ -45,6 +59,7 @@ where
     fn execute(
         &self,
         _headers: &HeaderMap,
+        _address: Option<IpAddr>,
         request: async_graphql::Request,
     ) -> impl Future<Output = async_graphql::Response> + Send {
         Executor::execute(self, request)
@@ -298,10 +313,11 @@ fn request_error(response_type: ResponseType, error: &RequestError) -> Response 
 async fn run<E: Endpoint>(
     endpoint: &E,
     headers: &HeaderMap,
+    address: Option<IpAddr>,
     response_type: ResponseType,
     request: async_graphql::Request,
 ) -> Response {
-    let response = endpoint.execute(headers, request).await;
+    let response = endpoint.execute(headers, address, request).await;
     // Errors before execution (parse, validation) have no data and no path.
     let not_run = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
@@ -357,6 +373,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `POST /graphql`.
 pub async fn post<E: Endpoint>(
     State(endpoint): State<E>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -376,7 +393,10 @@ pub async fn post<E: Endpoint>(
         );
     }
     match parse_body(&body) {
-        Ok(request) => run(&endpoint, &headers, response_type, request).await,
+        Ok(request) => {
+            let address = client_address(&peer);
+            run(&endpoint, &headers, address, response_type, request).await
+        }
         Err(error) => request_error(response_type, &error),
     }
 }
@@ -384,6 +404,7 @@ pub async fn post<E: Endpoint>(
 /// `GET /graphql`: queries only; GraphiQL for a browser without a query.
 pub async fn get<E: Endpoint>(
     State(endpoint): State<E>,
+    peer: Peer,
     headers: HeaderMap,
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
@@ -409,7 +430,10 @@ pub async fn get<E: Endpoint>(
         Err(error) => return request_error(response_type, &error),
     };
     match operation_type(&request) {
-        Ok(OperationType::Query) => run(&endpoint, &headers, response_type, request).await,
+        Ok(OperationType::Query) => {
+            let address = client_address(&peer);
+            run(&endpoint, &headers, address, response_type, request).await
+        }
         Ok(_) => {
             let mut response = plain_error(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -4,6 +4,7 @@
 //! [`graphql_http`] is the transport, as the GraphQL-over-HTTP
 //! specification says; [`schema`] is the contract served through it.
 
+pub mod address_blocks;
 pub mod connections;
 pub mod export;
 pub mod graphql_http;
@@ -18,6 +19,7 @@ pub mod visitor_token;
 mod web;
 mod widget;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::{ErrorExtensions, ServerError};
@@ -31,7 +33,8 @@ use axum::routing::{get, post};
 use tahc_app::{Node, Principal};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::graphql_http::Endpoint;
+use crate::address_blocks::AddressBlocks;
+use crate::graphql_http::{Endpoint, client_address};
 use crate::graphql_ws::{Live, LiveSettings, WebSockets};
 use crate::limits::Limits;
 use crate::rate_limit::{Admission, RateLimitSettings, RateLimited, RateLimits};
@@ -53,6 +56,7 @@ pub fn graphql_routes<E: Endpoint>(endpoint: E) -> Router {
 pub struct Gate {
     node: Arc<Node>,
     admission: Arc<dyn Admission>,
+    addresses: Arc<AddressBlocks>,
 }
 
 /// Why a request was turned away at the gate.
@@ -67,13 +71,27 @@ pub enum Refusal {
 }
 
 impl Gate {
-    /// The caller of a request (none: anonymous), if it may pass now.
-    pub fn pass(&self, headers: &HeaderMap) -> Result<Option<Principal>, Refusal> {
+    /// The caller of a request from `address` (none: anonymous), if it
+    /// may pass now.
+    pub fn pass(
+        &self,
+        headers: &HeaderMap,
+        address: Option<IpAddr>,
+    ) -> Result<Option<Principal>, Refusal> {
         let principal = schema::authenticate(&self.node, headers)?;
         if let Some(principal) = &principal {
+            self.seen(principal, address);
             self.admit(principal)?;
         }
         Ok(principal)
+    }
+
+    /// Notes where a visitor calls from, so that blocking it blocks its
+    /// address too.
+    pub fn seen(&self, principal: &Principal, address: Option<IpAddr>) {
+        if let (Some(visitor), Some(address)) = (principal.visitor_id(), address) {
+            self.addresses.seen(visitor, address);
+        }
     }
 
     /// The caller a credential (team key or visitor token) stands for, if
@@ -126,9 +144,10 @@ impl Endpoint for TahcEndpoint {
     async fn execute(
         &self,
         headers: &HeaderMap,
+        address: Option<IpAddr>,
         request: async_graphql::Request,
     ) -> async_graphql::Response {
-        match self.gate.pass(headers) {
+        match self.gate.pass(headers, address) {
             Ok(principal) => self.schema.execute(request.data(Caller(principal))).await,
             Err(Refusal::Unauthenticated(error)) => {
                 refused(error.extend_with(|_, e| e.set("code", "UNAUTHENTICATED")))
@@ -177,13 +196,17 @@ pub fn service(
 ) -> (Router, WebSockets) {
     metrics::install();
     let schema = schema::build(node.clone(), &limits, admission.clone());
+    let addresses = Arc::new(AddressBlocks::new(limits.address_block));
+    addresses.follow(&node);
     let gate = Gate {
         node: node.clone(),
         admission,
+        addresses: addresses.clone(),
     };
     let widget = widget::Widget {
         node: node.clone(),
         admission: gate.admission.clone(),
+        addresses,
     };
     let (live, sockets) = Live::new(schema.clone(), gate.clone(), live, limits);
     let endpoint = GraphqlEndpoints {
@@ -233,24 +256,26 @@ struct GraphqlEndpoints {
 async fn graphql_get(
     State(endpoints): State<GraphqlEndpoints>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    peer: graphql_http::Peer,
     headers: HeaderMap,
     query: axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
-    let address = peer.map(|axum::Extension(axum::extract::ConnectInfo(peer))| peer.ip());
     match upgrade {
-        Ok(upgrade) => endpoints.live.upgrade(upgrade, &headers, address),
-        Err(_) => graphql_http::get(State(endpoints.http), headers, query).await,
+        Ok(upgrade) => endpoints
+            .live
+            .upgrade(upgrade, &headers, client_address(&peer)),
+        Err(_) => graphql_http::get(State(endpoints.http), peer, headers, query).await,
     }
 }
 
 /// POST `/graphql`: GraphQL over HTTP.
 async fn graphql_post(
     State(endpoints): State<GraphqlEndpoints>,
+    peer: graphql_http::Peer,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> axum::response::Response {
-    graphql_http::post(State(endpoints.http), headers, body).await
+    graphql_http::post(State(endpoints.http), peer, headers, body).await
 }
 
 /// A request whose handler panicked: 500 `INTERNAL`, logged; the server

@@ -73,6 +73,9 @@ pub struct Limits {
     /// connection, nor what its answer holds, is kept by a client that
     /// asked and stopped reading.
     pub response_write: Duration,
+    /// Time the client address of a blocked visitor opens no new widget
+    /// session (zero: never blocked by address).
+    pub address_block: Duration,
 }
 
 impl Limits {
@@ -93,6 +96,7 @@ impl Limits {
         text: TextLimits::CEILING,
         request_read: Duration::from_secs(30),
         response_write: Duration::from_secs(60),
+        address_block: crate::address_blocks::DEFAULT_BLOCK,
     };
 }
 

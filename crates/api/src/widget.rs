@@ -55,6 +55,12 @@ pub async fn session(State(widget): State<Widget>, request: Request) -> Response
     else {
         return refuse(StatusCode::NOT_FOUND, "no such workspace");
     };
+    if address.is_some_and(|address| widget.addresses.is_blocked(address)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "blocked: this address may not open a new chat for now",
+        );
+    }
     if let Err(limited) = widget.admission.admit_session(address) {
         let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string());
         response.headers_mut().insert(
@@ -97,6 +103,8 @@ pub struct Widget {
     pub node: Arc<Node>,
     /// Limits new sessions.
     pub admission: Arc<dyn Admission>,
+    /// Addresses of blocked visitors, which open no new session.
+    pub addresses: Arc<crate::address_blocks::AddressBlocks>,
 }
 
 /// The largest session request read (it holds one workspace id).

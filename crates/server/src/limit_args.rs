@@ -109,6 +109,13 @@ pub struct LimitArgs {
         default_value_t = DEFAULT.response_write.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=3_600))]
     response_write_timeout: u64,
+    /// Minutes the client address of a blocked visitor may open no new
+    /// widget session (0: addresses are never blocked; set 0 behind a
+    /// reverse proxy, where every client shares its address).
+    #[arg(long, value_name = "MINUTES", env = "TAHC_BLOCK_ADDRESS_MINUTES",
+        default_value_t = DEFAULT.address_block.as_secs() / 60,
+        value_parser = clap::value_parser!(u64).range(0..=525_600))]
+    block_address_minutes: u64,
 }
 
 impl LimitArgs {
@@ -136,6 +143,7 @@ impl LimitArgs {
             },
             request_read: std::time::Duration::from_secs(self.request_read_timeout),
             response_write: std::time::Duration::from_secs(self.response_write_timeout),
+            address_block: std::time::Duration::from_secs(self.block_address_minutes * 60),
         }
     }
 }

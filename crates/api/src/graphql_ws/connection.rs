@@ -83,6 +83,8 @@ struct Connection {
     /// Marked when the principal is revoked: the connection ends, and the
     /// writer sends nothing more.
     revocation: Arc<Revocation>,
+    /// The client's address, when known.
+    address: Option<std::net::IpAddr>,
     initialised: bool,
     /// A visitor's place among its connections, held while this one lasts.
     _seat: Option<super::seats::Seat<uuid::Uuid>>,
@@ -93,14 +95,16 @@ struct Connection {
     tasks: JoinSet<Ended>,
 }
 
-/// Serves one upgraded connection until either side closes it.
-/// `header_credential` is what the upgrade request's own `Authorization`
-/// header carried, used when `connection_init` carries no credentials.
+/// Serves one upgraded connection from a client at `address` (when known)
+/// until either side closes it. `header_credential` is what the upgrade
+/// request's own `Authorization` header carried, used when
+/// `connection_init` carries no credentials.
 pub async fn serve(
     socket: WebSocket,
     live: Live,
     settings: LiveSettings,
     header_credential: Option<String>,
+    address: Option<std::net::IpAddr>,
 ) {
     let _open = crate::metrics::Open::new("tahc_websocket_connections");
     let (sink, mut incoming) = socket.split();
@@ -116,6 +120,7 @@ pub async fn serve(
         principal: None,
         header_credential,
         revocation: revocation.clone(),
+        address,
         initialised: false,
         _seat: None,
         running: HashMap::new(),
@@ -279,6 +284,7 @@ impl Connection {
         gate.revocations().watch(&principal, &self.revocation);
         gate.authenticate_credential(&credential)
             .map_err(Close::forbidden)?;
+        gate.seen(&principal, self.address);
         self.principal = Some(principal);
         if let Some(visitor) = self.principal.and_then(|p| p.visitor_id()) {
             let seats = &self.live.seats;

@@ -157,7 +157,7 @@ impl Live {
                     connection::refuse(socket, protocol::Close::going_away()).await;
                     return;
                 }
-                connection::serve(socket, live, settings, header_credential).await;
+                connection::serve(socket, live, settings, header_credential, address).await;
             })
     }
 }

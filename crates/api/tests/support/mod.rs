@@ -39,6 +39,14 @@ impl Drop for Server {
     }
 }
 
+/// The default limits, but for blocking addresses: every client of these
+/// tests shares one address (127.0.0.1), as behind a reverse proxy.
+/// tests/adversarial checks the default.
+pub const TEST_LIMITS: Limits = Limits {
+    address_block: std::time::Duration::ZERO,
+    ..Limits::DEFAULT
+};
+
 /// Admits every caller at once: tests call far faster than people.
 fn unlimited() -> Arc<dyn Admission> {
     Arc::new(RateLimits::new(RateLimitSettings::OFF))
@@ -52,12 +60,12 @@ impl Server {
 
     /// A server admitting callers by `admission`.
     pub async fn start_with(admission: Arc<dyn Admission>) -> Server {
-        Self::start_configured(admission, LiveSettings::default(), Limits::DEFAULT).await
+        Self::start_configured(admission, LiveSettings::default(), TEST_LIMITS).await
     }
 
     /// A server without rate limits, with these WebSocket settings.
     pub async fn start_live(live: LiveSettings) -> Server {
-        Self::start_configured(unlimited(), live, Limits::DEFAULT).await
+        Self::start_configured(unlimited(), live, TEST_LIMITS).await
     }
 
     /// A server without rate limits, with these input limits.
@@ -91,7 +99,7 @@ impl Server {
         Self::start_full(
             unlimited(),
             LiveSettings::default(),
-            Limits::DEFAULT,
+            TEST_LIMITS,
             Arc::new(SystemClock),
             log,
         )
@@ -103,7 +111,7 @@ impl Server {
         Self::start_full(
             unlimited(),
             LiveSettings::default(),
-            Limits::DEFAULT,
+            TEST_LIMITS,
             clock,
             SledOptions::default(),
         )

@@ -46,6 +46,7 @@ impl Commands {
         Self::require(principal, Action::StartConversation)?;
         let (visitor_id, _) = Self::visitor_of(principal, visitor_id)?;
         let visitor = self.acting_visitor(principal, visitor_id).await?;
+        let visitor_blocked = self.blocked(principal, &visitor).await?;
         let workspace = self.workspace(principal.workspace_id).await?;
         let conversation_id = Uuid::now_v7();
         let message_id = Uuid::now_v7();
@@ -59,7 +60,7 @@ impl Commands {
                         visitor_id,
                         message_id,
                         body: body.clone(),
-                        visitor_blocked: visitor.blocked,
+                        visitor_blocked,
                         ai_enabled: workspace.ai_enabled,
                     })
                 },
@@ -78,6 +79,7 @@ impl Commands {
         let conversation = self.conversation(principal, input.conversation_id).await?;
         let author = author(principal, &input)?;
         let visitor = self.visitor(principal, conversation.visitor_id).await?;
+        let visitor_blocked = self.blocked(principal, &visitor).await?;
         let workspace = self.workspace(principal.workspace_id).await?;
         let message_id = match &input.idempotency_key {
             Some(key) => Self::keyed_id(input.conversation_id, key),
@@ -97,7 +99,7 @@ impl Commands {
                             internal: input.internal,
                             idempotency_key: input.idempotency_key.clone(),
                         },
-                        visitor_blocked: visitor.blocked,
+                        visitor_blocked,
                         ai_confidence_threshold: workspace.ai_confidence_threshold,
                     })
                 },

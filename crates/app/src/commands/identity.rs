@@ -35,7 +35,7 @@ impl Commands {
         Self::require(principal, Action::IdentifyVisitor)?;
         let (visitor_id, by_visitor) = Self::visitor_of(principal, visitor_id)?;
         let visitor = self.acting_visitor(principal, visitor_id).await?;
-        if by_visitor && visitor.blocked {
+        if by_visitor && self.blocked(principal, &visitor).await? {
             return Err(DomainError::Blocked.into());
         }
         let address = Email::parse(&email, "email")?;

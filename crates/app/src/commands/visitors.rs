@@ -43,6 +43,29 @@ impl Commands {
         Ok(executed.state)
     }
 
+    /// Whether `visitor` may not write: it is blocked itself, or another
+    /// visitor of its contact is (blocking a person holds on every device
+    /// they are known on, not only the one the team saw).
+    pub(crate) async fn blocked(
+        &self,
+        principal: &Principal,
+        visitor: &VisitorState,
+    ) -> Result<bool, AppError> {
+        if visitor.blocked {
+            return Ok(true);
+        }
+        let Some(contact_id) = visitor.contact_id else {
+            return Ok(false);
+        };
+        let contact = self.contact(principal, contact_id).await?;
+        for other in &contact.visitors {
+            if self.visitor(principal, *other).await?.blocked {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Blocks a visitor. (Closing its open conversations with a note is the
     /// work of the blocking process manager, which follows the log.)
     pub async fn block_visitor(
