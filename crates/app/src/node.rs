@@ -45,6 +45,9 @@ use crate::process::{
 use crate::rebuild::file_error;
 use crate::vault::Vault;
 
+/// Records at the end of the log whose hash chain a start checks.
+const TAIL_CHECKED: u64 = 1_024;
+
 /// How often the snooze timer looks for due conversations.
 const SNOOZE_TICK: Duration = Duration::from_secs(1);
 
@@ -68,6 +71,16 @@ pub enum NodeError {
     /// Catching up failed.
     #[error(transparent)]
     App(#[from] AppError),
+    /// The end of the log does not verify: a record there is damaged or
+    /// its hash does not follow from the one before.
+    #[error(
+        "the log is damaged at position {position} (its hash chain breaks there): run \
+         `tahc verify` and restore the data directory from a backup"
+    )]
+    DamagedLog {
+        /// The first bad position found.
+        position: Position,
+    },
     /// A view or a process manager's memory has applied more of the log
     /// than the log holds: the log was lost, replaced or cut short.
     #[error(
@@ -244,6 +257,12 @@ impl Node {
         crate::rebuild::finish_interrupted(&data_dir.join("views"))?;
         let views = Views::open_with_cache(data_dir.join("views"), views_cache_bytes)?;
         let head = log.head().await.map_err(AppError::from)?;
+        let tail = tahc_store::verify_tail(&*log, head, TAIL_CHECKED)
+            .await
+            .map_err(AppError::from)?;
+        if let Some(position) = tail.first_bad {
+            return Err(NodeError::DamagedLog { position });
+        }
         not_ahead_of(&views, head)?;
         let email_key = EmailKey::from_bytes(secret(&*log, data_dir, "email.key", head).await?);
         let token_key = secret(&*log, data_dir, "token.key", head).await?;

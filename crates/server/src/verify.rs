@@ -20,6 +20,10 @@ pub async fn run(args: LogArgs) -> Result<ExitCode, String> {
         Err(OpenError::Corrupt(ReadError::Corrupt { position, .. })) => {
             return Ok(bad(position, 0));
         }
+        Err(damaged @ OpenError::Damaged(_)) => {
+            println!("FAILED: {damaged}");
+            return Ok(ExitCode::FAILURE);
+        }
         Err(error) => return Err(error.to_string()),
     };
     let verification = verify(&*log).await;

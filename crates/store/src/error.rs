@@ -99,6 +99,9 @@ pub enum OpenError {
     /// The storage failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The log's files are damaged: the storage cannot open them.
+    #[error("the log's files are damaged ({0}): restore the data directory from a backup")]
+    Damaged(String),
     /// There is no log where one was expected: a command that only reads
     /// creates none by accident.
     #[error("no tahc event log in {0}")]

@@ -38,4 +38,4 @@ pub use sled_log::{
 };
 pub use subject_keys::{KeyError, SLED_KEYS_TREE, SledKeys, SubjectKey, SubjectKeys};
 pub use subscription::{LIVE_CAPACITY, LiveBatch, LiveFeed, Subscription};
-pub use verify::{Verification, Verified, verify, verify_after};
+pub use verify::{Verification, Verified, verify, verify_after, verify_tail};

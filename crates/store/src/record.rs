@@ -77,6 +77,9 @@ pub enum RecordError {
     /// Bytes after the end of the record.
     #[error("{0} trailing bytes after the record")]
     TrailingBytes(usize),
+    /// The storage found the bytes damaged before they could be decoded.
+    #[error("the stored bytes are damaged: {0}")]
+    Damaged(String),
 }
 
 /// Why an event cannot be stored as given.

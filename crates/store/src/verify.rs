@@ -53,6 +53,51 @@ pub async fn verify(log: &dyn LogReader) -> Result<Verification, ReadError> {
     verify_after(log, Verified::NOTHING).await
 }
 
+/// Recomputes the chain over the last `count` records before `head`: the
+/// quick check a node makes at start (a damaged tail, where the last writes
+/// landed, is refused). The first of them is taken as found good.
+pub async fn verify_tail(
+    log: &dyn LogReader,
+    head: Position,
+    count: u64,
+) -> Result<Verification, ReadError> {
+    let Some(from) = head.0.checked_sub(count).filter(|from| *from > 0) else {
+        return verify(log).await;
+    };
+    let start = Verified {
+        position: Position(from),
+        hash: GENESIS,
+    };
+    let first = match log.read_all(Position(from - 1), 1).await {
+        Ok(first) => first,
+        Err(ReadError::Corrupt { position, .. } | ReadError::Missing(position)) => {
+            return Ok(Verification {
+                checked: from - 1,
+                first_bad: Some(position),
+                verified: start,
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    match first.first() {
+        Some(record) if record.position == Position(from) => {
+            verify_after(
+                log,
+                Verified {
+                    position: record.position,
+                    hash: record.hash,
+                },
+            )
+            .await
+        }
+        _ => Ok(Verification {
+            checked: from - 1,
+            first_bad: Some(Position(from)),
+            verified: start,
+        }),
+    }
+}
+
 /// Recomputes the chain after a prefix already found good (the records
 /// after `from.position`, the first of them chained to `from.hash`).
 pub async fn verify_after(log: &dyn LogReader, from: Verified) -> Result<Verification, ReadError> {

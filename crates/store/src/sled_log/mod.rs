@@ -140,8 +140,22 @@ impl SledLog {
     /// [`SledLog::open`] with explicit options.
     pub fn open_with(dir: impl AsRef<Path>, options: SledOptions) -> Result<Self, OpenError> {
         let dir = dir.as_ref().to_path_buf();
-        let db =
-            open_db_with(&dir, options.cache_bytes).map_err(|error| open_error(&dir, &error))?;
+        // sled 0.34 panics on some damaged files (a truncated `db`) instead
+        // of answering an error: that is a damaged log too.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            open_db_with(&dir, options.cache_bytes)
+        }));
+        let db = match opened {
+            Ok(opened) => opened.map_err(|error| open_error(&dir, &error))?,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(OpenError::Damaged(format!("{}: {what}", dir.display())));
+            }
+        };
         let storage = |e: &dyn std::fmt::Display| OpenError::Storage(e.to_string());
         let tree = db.open_tree(TREE).map_err(|e| storage(&e))?;
         let keys = SledKeys::open(&db, &dir).map_err(|e| storage(&e))?;
@@ -268,6 +282,8 @@ fn open_error(dir: &Path, error: &sled::Error) -> OpenError {
         OpenError::Locked {
             path: dir.display().to_string(),
         }
+    } else if matches!(error, sled::Error::Corruption { .. }) {
+        OpenError::Damaged(format!("{}: {error}", dir.display()))
     } else {
         OpenError::Storage(error.to_string())
     }
@@ -293,6 +309,19 @@ fn storage(error: sled::Error) -> ReadError {
     ReadError::Storage(error.to_string())
 }
 
+/// A failed read of the record expected at `position`: damaged bytes are
+/// that record's corruption (so `verify` names the first bad position),
+/// anything else a storage failure.
+fn read_failure(position: Position, error: sled::Error) -> ReadError {
+    match error {
+        sled::Error::Corruption { .. } => ReadError::Corrupt {
+            position,
+            source: RecordError::Damaged(error.to_string()),
+        },
+        other => storage(other),
+    }
+}
+
 impl Inner {
     fn durable_head(&self) -> Position {
         Position(self.shared.durable_head.load(Ordering::Acquire))
@@ -307,7 +336,7 @@ impl Inner {
         let mut events = Vec::with_capacity((last.0 - after.0) as usize);
         let mut expected = after.next();
         for entry in self.tree.range(keys::event(expected)..=keys::event(last)) {
-            let (key, bytes) = entry.map_err(storage)?;
+            let (key, bytes) = entry.map_err(|error| read_failure(expected, error))?;
             let position = keys::event_position(&key).ok_or(ReadError::Missing(expected))?;
             if position != expected {
                 return Err(ReadError::Missing(expected));
