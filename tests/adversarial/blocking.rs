@@ -84,21 +84,20 @@ async fn a_blocked_person_cannot_write_from_another_device_nor_open_a_new_sessio
     );
 
     // A new session from the address the blocked visitor used is refused.
-    let mut session = None;
-    for _ in 0..50 {
+    // The block reaches the address as the node applies it.
+    let session = crate::eventually(|| async {
         let response = reqwest::Client::new()
             .post(format!("{base}/widget/session"))
             .json(&json!({ "workspace": workspace }))
             .send()
             .await
             .unwrap();
-        if response.status() == 403 {
-            session = Some(response.json::<Value>().await.unwrap());
-            break;
+        match response.status().as_u16() {
+            403 => Some(response.json::<Value>().await.unwrap()),
+            _ => None,
         }
-        // The block reaches the address as the node applies it.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let session = session.expect("new sessions from a blocked address are refused");
     assert!(
         session["error"].as_str().unwrap().contains("blocked"),

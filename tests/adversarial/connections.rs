@@ -30,14 +30,12 @@ async fn one_address_gets_its_connections_and_the_next_is_refused_with_429() {
     }
     // A connection that ends gives its seat back.
     open.pop().unwrap().close().await;
-    let mut again = None;
-    for _ in 0..50 {
-        if let Ok(ws) = Ws::try_connect_offering(&url, Some("graphql-transport-ws")).await {
-            again = Some(ws);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let again = crate::eventually(|| async {
+        Ws::try_connect_offering(&url, Some("graphql-transport-ws"))
+            .await
+            .ok()
+    })
+    .await;
     assert!(again.is_some(), "the seat came back");
 }
 

@@ -2,7 +2,6 @@
 //! or joins the contact that holds the address, by the mutation or by the
 //! message the service asked for.
 
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -121,15 +120,12 @@ async fn someone_elses_email_reveals_nothing_joins_nothing_and_waits_for_the_tea
     let joined = &confirmed["data"]["confirmVisitorEmail"]["contact"];
     assert_eq!(joined["id"], victim_id.as_str(), "{confirmed}");
     // Its conversation follows (the links process does that in a moment).
-    let mut count = Value::Null;
-    for _ in 0..100 {
-        count = contact(base, &victim_id).await["conversationCount"].clone();
-        if count == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count, 2, "the claimant's conversation joins");
+    let count = crate::eventually(|| async {
+        let count = contact(base, &victim_id).await["conversationCount"].clone();
+        (count == 2).then_some(count)
+    })
+    .await;
+    assert_eq!(count, Some(json!(2)), "the claimant's conversation joins");
     // A visitor cannot confirm itself.
     let refused = graphql(
         base,
@@ -177,8 +173,7 @@ async fn an_email_typed_when_asked_for_is_only_a_claim_too() {
     let attacker_id =
         graphql(base, &attacker, VIEWER, json!({})).await["data"]["viewer"]["visitor"]["id"]
             .clone();
-    let mut claim = Value::Null;
-    for _ in 0..100 {
+    let claim = crate::eventually(|| async {
         let seen = graphql(
             base,
             BOOTSTRAP_KEY,
@@ -186,12 +181,11 @@ async fn an_email_typed_when_asked_for_is_only_a_claim_too() {
             json!({ "v": attacker_id }),
         )
         .await;
-        claim = seen["data"]["node"].clone();
-        if claim["unverifiedEmail"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let claim = seen["data"]["node"].clone();
+        claim["unverifiedEmail"].is_string().then_some(claim)
+    })
+    .await
+    .unwrap_or_default();
     assert_eq!(
         claim,
         json!({"unverifiedEmail": "victor@example.com", "contact": null})

@@ -22,6 +22,22 @@ mod keys;
 mod rate_limits;
 mod revocation;
 
+/// What `probe` finds, polled every 100 ms for up to 10 s: for what the
+/// node does in the background right after a request (process managers,
+/// followers of the log). `None` when it never finds it.
+async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> Option<T>
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..100 {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
+
 /// The WebSocket URL of a server at `base`.
 fn ws_url(base: &str) -> String {
     format!("{}/graphql", base.replacen("http", "ws", 1))
