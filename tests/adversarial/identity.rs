@@ -2,7 +2,6 @@
 //! or joins the contact that holds the address, by the mutation or by the
 //! message the service asked for.
 
-
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
