@@ -30,6 +30,9 @@ fn deep_documents() -> Vec<String> {
         ),
         format!("query {{ viewer @include(if: {}) {{ role }} }}", lists()),
         format!("query {}", "{ viewer ".repeat(DEEP) + &"}".repeat(DEEP)),
+        // An unclosed block string, which the parser reads as `""` and
+        // `"x"` before the lists: it must hide nothing from the count.
+        format!("{{ nodes(ids: [\"\"\"x\" {}]) {{ id }} }}", lists()),
     ]
 }
 

@@ -33,6 +33,102 @@ async fn values_out_of_their_types_range_answer_bad_user_input() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_mistakes_are_bad_user_input_over_http_and_websocket_never_internal() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    for query in [
+        "query($x: ID!) { node(id: $x) { id } }",
+        "subscription { conversationChanges { kind } }",
+    ] {
+        let answer = graphql(&served.base, BOOTSTRAP_KEY, query, json!({})).await;
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {answer}"
+        );
+    }
+    let mut ws = crate::ws::Ws::open(&crate::ws_url(&served.base), BOOTSTRAP_KEY).await;
+    for (n, query) in [
+        "{ nope }",
+        "{ viewer {",
+        "subscription($c: ID!) { conversationTimeline(conversationId: $c) { kind } }",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ws.subscribe(&n.to_string(), query, json!({})).await;
+        let answer = ws.message().await;
+        assert_eq!(answer["type"], "error", "{query}: {answer}");
+        assert_eq!(
+            answer["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {answer}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_is_bounded_in_length_and_words() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    let words: Vec<String> = (0..1_000).map(|n| format!("w{n}")).collect();
+    for query in [
+        "query($s: String!) { conversations(filter: {search: $s}) { totalCount } }",
+        "query($s: String!) { contacts(search: $s) { totalCount } }",
+    ] {
+        let answer = graphql(
+            &served.base,
+            BOOTSTRAP_KEY,
+            query,
+            json!({ "s": words.join(" ") }),
+        )
+        .await;
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {answer}"
+        );
+        let fine = graphql(
+            &served.base,
+            BOOTSTRAP_KEY,
+            query,
+            json!({ "s": "order refund" }),
+        )
+        .await;
+        assert!(fine.get("errors").is_none(), "{query}: {fine}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_http_methods_do_not_grow_the_metrics() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = TempDir::new().unwrap();
+    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    let address = served.base.trim_start_matches("http://").to_owned();
+    for n in 0..20 {
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let method = format!("M{n:04}{}", "A".repeat(2_000));
+        socket
+            .write_all(
+                format!("{method} /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+    }
+    let metrics = reqwest::get(format!("{}/metrics", served.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("AAAAAAAA"),
+        "a client's method became a label"
+    );
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_at_the_gate_are_counted_with_the_errors_of_requests_that_ran() {
     let dir = TempDir::new().unwrap();
     let served = serve(&dir, Some(BOOTSTRAP_KEY));

@@ -413,13 +413,22 @@ pub async fn get<E: Endpoint>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html && !params.contains_key("query") {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
+        // Not to be framed by another site. (Its scripts still come from a
+        // CDN until GraphiQL is vendored: issue 34.)
+        return (
+            [
+                (header::X_FRAME_OPTIONS, "DENY"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+            Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .finish(),
+            ),
         )
-        .into_response();
+            .into_response();
     }
     let response_type = match negotiate(&headers) {
         Ok(response_type) => response_type,

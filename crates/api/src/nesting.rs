@@ -37,21 +37,14 @@ pub fn check_document(document: &str) -> Result<(), TooDeep> {
                     i += 1;
                 }
             }
-            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
-                        4
-                    } else {
-                        1
-                    };
-                }
-                i += 2;
-            }
+            // A block string, when it is closed; the parser reads an
+            // unclosed `"""` as an empty string and another string.
+            b'"' if let Some(end) = block_string_end(&bytes[i..]) => i += end - 1,
+            // A string, when it is closed on its line; an unclosed quote
+            // hides nothing from the count.
             b'"' => {
-                i += 1;
-                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                if let Some(end) = string_end(&bytes[i..]) {
+                    i += end - 1;
                 }
             }
             b'{' | b'[' | b'(' => {
@@ -66,6 +59,38 @@ pub fn check_document(document: &str) -> Result<(), TooDeep> {
         i += 1;
     }
     Ok(())
+}
+
+/// The length of the block string `text` starts with (`"""` … `"""`, with
+/// `\"""` escaped inside), if it is closed.
+fn block_string_end(text: &[u8]) -> Option<usize> {
+    let body = text.strip_prefix(b"\"\"\"")?;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i..].starts_with(b"\\\"\"\"") {
+            i += 4;
+        } else if body[i..].starts_with(b"\"\"\"") {
+            return Some(3 + i + 3);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The length of the string `text` starts with (`"` … `"`, with `\`
+/// escapes, on one line), if it is closed.
+fn string_end(text: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < text.len() {
+        match text[i] {
+            b'"' => return Some(i + 1),
+            b'\n' | b'\r' => return None,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Checks that every variable's value nests at most [`MAX_NESTING`] lists
@@ -134,9 +159,20 @@ mod tests {
         for document in documents {
             assert_eq!(check_document(&document), Ok(()), "{document}");
         }
-        // An unterminated string ends at the line's end, as in the lexer.
+        // An unclosed string hides nothing, on its line or after it.
         let after = format!("{{ f(a: \"open\n{}) }}", nested(MAX_NESTING + 1));
         assert!(check_document(&after).is_err());
+        let on_its_line = format!("{{ f(a: \"open {}) }}", nested(MAX_NESTING + 1));
+        assert!(check_document(&on_its_line).is_err());
+    }
+
+    #[test]
+    fn an_unclosed_block_string_hides_nothing() {
+        // The parser reads `"""x"` as `""` and `"x"`, then the lists.
+        let document = format!("{{ nodes(ids: [\"\"\"x\" {}]) {{ id }} }}", nested(2_000));
+        assert_eq!(check_document(&document), Err(TooDeep { what: "query" }));
+        let closed = format!("{{ f(a: \"\"\"{} \\\"\"\" \"\"\") }}", "[".repeat(1_000));
+        assert_eq!(check_document(&closed), Ok(()));
     }
 
     #[test]

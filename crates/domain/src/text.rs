@@ -83,7 +83,7 @@ pub fn optional_line(
 }
 
 fn single_line(value: &str, field: &'static str) -> Result<(), DomainError> {
-    if value.contains(['\n', '\r', '\t']) {
+    if value.contains(['\n', '\r', '\t', '\u{2028}', '\u{2029}']) {
         return Err(DomainError::invalid(field, "must be a single line"));
     }
     Ok(())
@@ -124,10 +124,12 @@ mod tests {
 
     #[test]
     fn a_name_is_one_line() {
-        assert_eq!(
-            required_line("Ada\nLovelace".into(), "name", 100),
-            Err(DomainError::invalid("name", "must be a single line"))
-        );
+        for broken in ["Ada\nLovelace", "Ada\u{2028}Admin", "Ada\tAdmin"] {
+            assert_eq!(
+                required_line(broken.into(), "name", 100),
+                Err(DomainError::invalid("name", "must be a single line"))
+            );
+        }
         assert_eq!(
             optional_line(Some(" Ada ".into()), "name", 100),
             Ok(Some("Ada".into()))

@@ -463,7 +463,10 @@ impl Operation {
             && response.data == async_graphql::Value::Null
             && !response.errors.is_empty()
         {
-            let errors = response.errors.clone();
+            let mut errors = response.errors.clone();
+            errors
+                .iter_mut()
+                .for_each(crate::schema::errors::code_refusal);
             return self.done(Some(errors));
         }
         loop {

@@ -14,11 +14,12 @@ use super::ids;
 use super::query::OrderDirection;
 use super::types::{Agent, ConversationConnection, PageInfo, agent, node, window};
 
-/// Contacts are the team's: visitors may not read them.
+/// The caller, if on the team: contacts, agents and rules are the team's,
+/// and visitors may not read them.
 pub fn team_member(ctx: &Context<'_>) -> Result<Principal> {
     let caller = caller(ctx)?;
     if caller.agent_id().is_none() {
-        return Err(coded("FORBIDDEN", "contacts are for the team"));
+        return Err(coded("FORBIDDEN", "this is for the team only"));
     }
     Ok(caller)
 }
@@ -357,7 +358,9 @@ impl ContactQuery {
         let window = window(first, after, last, before)?;
         let contacts = node(ctx).contacts();
         let only = match search.filter(|s| !s.trim().is_empty()) {
-            Some(search) => Some(contacts.search(caller.workspace_id, &search)?),
+            Some(search) => {
+                Some(contacts.search(caller.workspace_id, super::query::bounded_search(&search)?)?)
+            }
             None => None,
         };
         let (order, descending) = match order_by {

@@ -158,6 +158,26 @@ impl async_graphql::extensions::Extension for ErrorCodes {
     }
 }
 
+/// How async-graphql's own errors about a request's input begin: values
+/// that do not coerce, variables not given, operations it cannot run.
+const INPUT_ERRORS: &[&str] = &[
+    "Failed to parse",
+    "Invalid value for argument",
+    "Variable ",
+    "Subscriptions are not supported",
+    "Unknown operation",
+    "Operation name required",
+];
+
+/// Gives a request refused before it ran (parse and validation errors,
+/// which carry no code) BAD_USER_INPUT, as GraphQL over HTTP does.
+pub(crate) fn code_refusal(error: &mut async_graphql::ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", "BAD_USER_INPUT");
+    }
+}
+
 /// Sets the code of an error that has none.
 fn code_uncoded(error: &mut async_graphql::ServerError) {
     if error
@@ -167,9 +187,10 @@ fn code_uncoded(error: &mut async_graphql::ServerError) {
     {
         return;
     }
-    let coercion = error.message.starts_with("Failed to parse")
-        || error.message.starts_with("Invalid value for argument");
-    let code = if coercion {
+    let code = if INPUT_ERRORS
+        .iter()
+        .any(|prefix| error.message.starts_with(prefix))
+    {
         "BAD_USER_INPUT"
     } else {
         tracing::error!(message = %error.message, path = ?error.path, "a resolver failed");

@@ -7,7 +7,7 @@ mod contact_mutations;
 mod contacts;
 mod conversation_mutations;
 mod delivery;
-mod errors;
+pub(crate) mod errors;
 pub(crate) mod ids;
 mod log_events;
 mod mutation;

@@ -97,9 +97,33 @@ impl ConversationFilter {
     }
 }
 
+/// Longest search text, in characters: a search looks each word up, so its
+/// words bound its cost.
+pub(super) const MAX_SEARCH_CHARS: usize = 200;
+
+/// Most words a search looks up.
+pub(super) const MAX_SEARCH_WORDS: usize = 10;
+
+/// A search text within [`MAX_SEARCH_CHARS`] and [`MAX_SEARCH_WORDS`], or
+/// BAD_USER_INPUT.
+pub(super) fn bounded_search(search: &str) -> Result<&str> {
+    if search.chars().count() > MAX_SEARCH_CHARS
+        || search.split_whitespace().count() > MAX_SEARCH_WORDS
+    {
+        return Err(coded(
+            "BAD_USER_INPUT",
+            format!(
+                "`search` is at most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words"
+            ),
+        ));
+    }
+    Ok(search)
+}
+
 /// The conversations `search` finds for `caller`: by message words (notes
 /// too for the team) and, for the team, by their contact's name or email.
 fn found_by(node: &Node, caller: &Principal, search: &str) -> Result<BTreeSet<Uuid>> {
+    let search = bounded_search(search)?;
     let team = caller.visitor_id().is_none();
     let mut found = node
         .conversations()
