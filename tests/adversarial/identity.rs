@@ -161,6 +161,23 @@ async fn an_email_typed_when_asked_for_is_only_a_claim_too() {
     );
     let attacker = visitor(base, &workspace).await;
     let conversation = start_conversation(base, &attacker, "hello").await;
+    // The rule asks in the background: answer once the question is there.
+    let asked = crate::eventually(|| async {
+        let timeline = graphql(
+            base,
+            &attacker,
+            "query($c: ID!) { node(id: $c) { ... on Conversation { messages(first: 10) { nodes { body } } } } }",
+            json!({ "c": conversation }),
+        )
+        .await;
+        timeline["data"]["node"]["messages"]["nodes"]
+            .as_array()?
+            .iter()
+            .any(|message| message["body"].as_str().is_some_and(|b| b.contains("email")))
+            .then_some(())
+    })
+    .await;
+    assert!(asked.is_some(), "the service asked for an email");
     graphql(
         base,
         &attacker,

@@ -22,14 +22,14 @@ mod keys;
 mod rate_limits;
 mod revocation;
 
-/// What `probe` finds, polled every 100 ms for up to 10 s: for what the
+/// What `probe` finds, polled every 100 ms for up to 30 s: for what the
 /// node does in the background right after a request (process managers,
 /// followers of the log). `None` when it never finds it.
 async fn eventually<T, F>(mut probe: impl FnMut() -> F) -> Option<T>
 where
     F: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..100 {
+    for _ in 0..300 {
         if let Some(found) = probe().await {
             return Some(found);
         }
