@@ -23,16 +23,7 @@ use tempfile::TempDir;
 const VISITORS: usize = 24;
 const AGENTS: usize = 8;
 /// Rate limits off: the load is the point.
-const FLAGS: &[&str] = &[
-    "--visitor-rate",
-    "0",
-    "--team-rate",
-    "0",
-    "--sessions-per-address-rate",
-    "0",
-    "--sessions-rate",
-    "0",
-];
+const FLAGS: &[&str] = support::NO_RATE_LIMITS;
 
 /// What a client was told when a mutation succeeded.
 #[derive(Debug, Clone)]

@@ -29,17 +29,7 @@ async fn identify(base: &str, token: &str, email: &str) -> String {
     )
     .await;
     assert!(identified.get("errors").is_none(), "{identified}");
-    let found = graphql(
-        base,
-        BOOTSTRAP_KEY,
-        "query($e:String!){contactByEmail(email:$e){id}}",
-        json!({ "e": email }),
-    )
-    .await;
-    found["data"]["contactByEmail"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{found}"))
-        .to_owned()
+    support::contact_by_email(base, email).await
 }
 
 async fn contact(base: &str, email: &str) -> Value {

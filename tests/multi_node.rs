@@ -60,18 +60,7 @@ impl Node {
 }
 
 fn flags(store: &str) -> Vec<&str> {
-    vec![
-        "--store",
-        store,
-        "--visitor-rate",
-        "0",
-        "--team-rate",
-        "0",
-        "--sessions-per-address-rate",
-        "0",
-        "--sessions-rate",
-        "0",
-    ]
+    [&["--store", store][..], support::NO_RATE_LIMITS].concat()
 }
 
 fn ws_url(base: &str) -> String {

@@ -23,17 +23,7 @@ async fn victim(base: &str, workspace: &str) -> String {
         json!({"e": "victor@example.com", "n": "Victor Victim"}),
     )
     .await;
-    let found = graphql(
-        base,
-        BOOTSTRAP_KEY,
-        "{ contactByEmail(email: \"victor@example.com\") { id } }",
-        json!({}),
-    )
-    .await;
-    let id = found["data"]["contactByEmail"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{found}"))
-        .to_owned();
+    let id = crate::support::contact_by_email(base, "victor@example.com").await;
     let noted = graphql(
         base,
         BOOTSTRAP_KEY,

@@ -141,17 +141,7 @@ async fn an_erased_visitors_token_stops_working_and_its_connection_closes() {
         json!({}),
     )
     .await;
-    let found = graphql(
-        &served.base,
-        BOOTSTRAP_KEY,
-        "{ contactByEmail(email: \"erase.me@example.com\") { id } }",
-        json!({}),
-    )
-    .await;
-    let contact = found["data"]["contactByEmail"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{found}"))
-        .to_owned();
+    let contact = crate::support::contact_by_email(&served.base, "erase.me@example.com").await;
     let mut ws = Ws::open(&ws_url(&served.base), &token).await;
     ws.subscribe(
         "timeline",

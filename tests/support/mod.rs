@@ -15,6 +15,19 @@ use tempfile::TempDir;
 pub const BOOTSTRAP_KEY: &str =
     "tahc_7e3f0c9a41b6d2e85f7a0b3c9d1e4f6a2b8c0d5e7f9a1b3c5d7e9f0a2b4c6d8e";
 
+/// `tahc serve` flags that switch every rate limit off: for load tests,
+/// where the load is the point and every client shares one address.
+pub const NO_RATE_LIMITS: &[&str] = &[
+    "--visitor-rate",
+    "0",
+    "--team-rate",
+    "0",
+    "--sessions-per-address-rate",
+    "0",
+    "--sessions-rate",
+    "0",
+];
+
 pub struct Served {
     pub child: Child,
     pub base: String,
@@ -127,6 +140,21 @@ pub async fn workspace_of(base: &str, key: &str) -> String {
     viewer["data"]["viewer"]["workspace"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{viewer}"))
+        .to_owned()
+}
+
+/// The global id of the contact with `email`, as the admin finds it.
+pub async fn contact_by_email(base: &str, email: &str) -> String {
+    let found = graphql(
+        base,
+        BOOTSTRAP_KEY,
+        "query($e:String!){contactByEmail(email:$e){id}}",
+        json!({ "e": email }),
+    )
+    .await;
+    found["data"]["contactByEmail"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{found}"))
         .to_owned()
 }
 
