@@ -109,6 +109,24 @@ pub struct VisitorRecord {
 }
 
 impl VisitorRecord {
+    /// A visitor first seen at `at`, known for nothing yet.
+    #[must_use]
+    pub fn new(id: Uuid, workspace_id: Uuid, at: DateTime<Utc>, position: Position) -> Self {
+        VisitorRecord {
+            id,
+            workspace_id,
+            contact_id: None,
+            name: None,
+            email: None,
+            blocked: false,
+            erased: false,
+            claim: None,
+            first_seen_at: at,
+            last_seen_at: at,
+            position,
+        }
+    }
+
     /// What the inbox shows: name, else email, else a short visitor id.
     #[must_use]
     pub fn display_name(&self) -> String {
@@ -410,19 +428,9 @@ fn visitor_event(
 ) -> Result<(), ViewError> {
     let at = record.occurred_at;
     let mut visitor = match (event, read::<VisitorRecord>(view, &visitor_key(id))?) {
-        (Event::VisitorFirstSeen(_), None) => VisitorRecord {
-            id,
-            workspace_id: record.workspace_id,
-            contact_id: None,
-            name: None,
-            email: None,
-            blocked: false,
-            erased: false,
-            claim: None,
-            first_seen_at: at,
-            last_seen_at: at,
-            position: record.position,
-        },
+        (Event::VisitorFirstSeen(_), None) => {
+            VisitorRecord::new(id, record.workspace_id, at, record.position)
+        }
         (_, Some(visitor)) => visitor,
         (_, None) => return Ok(()),
     };

@@ -271,19 +271,12 @@ pub(crate) fn visible_visitor(
             .map(|t| t.to_unix())
             .and_then(|(s, n)| DateTime::from_timestamp(i64::try_from(s).ok()?, n))
             .unwrap_or_default();
-        VisitorRecord {
+        VisitorRecord::new(
             id,
-            workspace_id: caller.workspace_id,
-            contact_id: None,
-            name: None,
-            email: None,
-            blocked: false,
-            erased: false,
-            claim: None,
-            first_seen_at: opened,
-            last_seen_at: opened,
-            position: tahc_events::Position::START,
-        }
+            caller.workspace_id,
+            opened,
+            tahc_events::Position::START,
+        )
     }))))
 }
 
