@@ -39,6 +39,10 @@ async fn input_mistakes_are_bad_user_input_over_http_and_websocket_never_interna
     for query in [
         "query($x: ID!) { node(id: $x) { id } }",
         "subscription { conversationChanges { kind } }",
+        // A list of an unknown type with a default value panics in
+        // async-graphql's validation (found by the graphql_document fuzz
+        // target): refused before it runs.
+        "query($v: [Nope!] = some) { viewer { role } }",
     ] {
         let answer = graphql(&served.base, BOOTSTRAP_KEY, query, json!({})).await;
         assert_eq!(
@@ -50,6 +54,7 @@ async fn input_mistakes_are_bad_user_input_over_http_and_websocket_never_interna
     for (n, query) in [
         "{ nope }",
         "{ viewer {",
+        "query($v: [[Nope]] = 1) { viewer { role } }",
         "subscription($c: ID!) { conversationTimeline(conversationId: $c) { kind } }",
     ]
     .into_iter()

@@ -15,6 +15,7 @@ mod connections;
 mod control_characters;
 mod data_dir;
 mod deep_values;
+mod erasure;
 mod error_contract;
 mod expensive_fields;
 mod identity;

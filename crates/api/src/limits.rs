@@ -28,7 +28,9 @@
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type,
+};
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,6 +222,28 @@ fn refusal(code: &'static str, message: String) -> ServerError {
     error
 }
 
+/// The first type a variable of `document` is declared with that the
+/// schema does not have. async-graphql's validation refuses an unknown
+/// named type but panics on a list of one with a default value
+/// (`query($v: [Nope] = 1)`), so every one is refused here first.
+fn unknown_variable_type<'d>(
+    document: &'d ExecutableDocument,
+    registry: &async_graphql::registry::Registry,
+) -> Option<&'d str> {
+    fn named(ty: &Type) -> &str {
+        match &ty.base {
+            BaseType::Named(name) => name.as_str(),
+            BaseType::List(inner) => named(inner),
+        }
+    }
+    document
+        .operations
+        .iter()
+        .flat_map(|(_, operation)| &operation.node.variable_definitions)
+        .map(|definition| named(&definition.node.var_type.node))
+        .find(|name| !registry.types.contains_key(*name))
+}
+
 /// Each mutation operation of `document` (by name) and the fields it
 /// selects at its root, fragments spread out: each costs a write.
 fn mutation_fields(document: &ExecutableDocument) -> Vec<(Option<String>, usize)> {
@@ -287,6 +311,12 @@ impl Extension for DocumentCheck {
             .and_then(|()| crate::nesting::check_variables(variables.values()))
             .map_err(|too_deep| refusal("BAD_USER_INPUT", too_deep.to_string()))?;
         let document = next.run(ctx, query, variables).await?;
+        if let Some(unknown) = unknown_variable_type(&document, &ctx.schema_env.registry) {
+            return Err(refusal(
+                "BAD_USER_INPUT",
+                format!("a variable is of unknown type \"{unknown}\""),
+            ));
+        }
         let mutations = mutation_fields(&document);
         if let Some((_, fields)) = mutations.iter().find(|(_, n)| *n > self.mutation_fields) {
             return Err(refusal(

@@ -17,6 +17,7 @@ use tahc_events::{Position, RecordedEvent};
 use tahc_store::{LiveFeed, LogReader, ReadError, SharedLog, Subscription};
 use tokio::sync::watch;
 
+use crate::compaction::Compaction;
 use crate::node::ReadModels;
 use crate::revocations::Revocations;
 
@@ -72,8 +73,14 @@ impl AppliedLog {
     }
 
     /// Publishes what the views apply until `stop` resolves, then ends the
-    /// live feed (subscriptions finish once they have caught up).
-    pub(crate) async fn run(&self, views: &ReadModels, stop: impl Future<Output = ()>) {
+    /// live feed (subscriptions finish once they have caught up). Asks
+    /// `compaction` for the views' files after every erasure they apply.
+    pub(crate) async fn run(
+        &self,
+        views: &ReadModels,
+        compaction: &Compaction,
+        stop: impl Future<Output = ()>,
+    ) {
         tokio::pin!(stop);
         let mut log = self.log.subscribe(self.head());
         loop {
@@ -104,6 +111,12 @@ impl AppliedLog {
             }
             // Revoked connections end before anyone sees what revoked them.
             self.revocations.note(&batch);
+            if let Some(erasure) = batch
+                .iter()
+                .rfind(|record| &*record.event_type == "contact.erased")
+            {
+                compaction.request(erasure.position);
+            }
             self.head.send_replace(last);
             self.feed.publish(batch.into());
         }

@@ -12,6 +12,7 @@ pub mod api_key;
 mod applied_log;
 mod clock;
 mod commands;
+mod compaction;
 mod email_key;
 mod error;
 pub mod history;
@@ -31,6 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
     Commands, ContactNoteRef, CreatedWorkspace, Identified, IssuedAgent, SendMessage, stream,
 };
+pub use compaction::Compaction;
 pub use email_key::EmailKey;
 pub use error::AppError;
 pub use log_selection::LogSelection;

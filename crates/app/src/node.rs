@@ -35,6 +35,7 @@ use crate::aggregates::Aggregates;
 use crate::applied_log::AppliedLog;
 use crate::clock::Clock;
 use crate::commands::Commands;
+use crate::compaction::Compaction;
 use crate::email_key::EmailKey;
 use crate::error::AppError;
 use crate::permission::{Action, allows};
@@ -161,6 +162,7 @@ pub struct Node {
     pub activity: TeamActivity,
     /// The log as the views have applied it, for live subscriptions.
     pub applied: Arc<AppliedLog>,
+    compaction: Arc<Compaction>,
     processes: Arc<Processes>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -305,6 +307,8 @@ impl Node {
             .catch_up(&*log)
             .await
             .map_err(projection_error)?;
+        let compaction = Arc::new(Compaction::new(views, read_models.position()));
+        compaction.finish_pending().await?;
         let (stop, _) = watch::channel(false);
         let applied = Arc::new(AppliedLog::new(shared.clone(), read_models.position()));
         let mut node = Node {
@@ -314,6 +318,7 @@ impl Node {
             token_key,
             activity: TeamActivity::default(),
             applied,
+            compaction,
             processes,
             stop,
             tasks: JoinSet::new(),
@@ -333,9 +338,16 @@ impl Node {
         follow_view!(conversations);
         follow_view!(contacts);
         follow_view!(team);
-        let (applied, views, stop) = (self.applied.clone(), self.views.clone(), self.stopped());
+        let (applied, views, compaction, stop) = (
+            self.applied.clone(),
+            self.views.clone(),
+            self.compaction.clone(),
+            self.stopped(),
+        );
         self.tasks
-            .spawn(async move { applied.run(&views, stop).await });
+            .spawn(async move { applied.run(&views, &compaction, stop).await });
+        let (compaction, stop) = (self.compaction.clone(), self.stopped());
+        self.tasks.spawn(async move { compaction.run(stop).await });
         if reactions == Reactions::Off {
             return;
         }
@@ -383,6 +395,15 @@ impl Node {
     /// took longer than `patience`.
     pub async fn wait_for(&self, position: Position, patience: Duration) -> bool {
         tokio::time::timeout(patience, self.views.reached(position))
+            .await
+            .is_ok()
+    }
+
+    /// Waits until the views' files hold nothing of the erasure at
+    /// `position` (their compaction after it finished); false when it took
+    /// longer than `patience`.
+    pub async fn erasure_compacted(&self, position: Position, patience: Duration) -> bool {
+        tokio::time::timeout(patience, self.compaction.reached(position))
             .await
             .is_ok()
     }

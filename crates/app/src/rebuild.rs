@@ -1,19 +1,21 @@
 //! Rebuilding the read models of a data directory from its log.
 //!
-//! The views are written afresh into `views.rebuilt/`, with the process
-//! managers' memory copied over unchanged (rebuilding it would re-run
-//! reactions), and swapped in whole: no page of the old views directory,
-//! including personal data erased since it was written, survives. A swap
-//! cut short by a crash is finished (or undone) on the next start.
+//! The views are written afresh into the views directory not in use
+//! ([`ViewsDir`]), with the process managers' memory copied over unchanged
+//! (rebuilding it would re-run reactions), and switched to whole: no page
+//! of the old views directory, including personal data erased since it was
+//! written, survives. A rebuild cut short by a crash leaves the old views
+//! in use, and the next start removes what it wrote.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tahc_events::Position;
 use tahc_projections::{
     ContactsProjector, ConversationsProjector, Projection, ProjectionError, TeamProjector, Views,
+    ViewsDir, sibling,
 };
 use tahc_store::EventStore;
 
@@ -23,7 +25,8 @@ use crate::vault::Vault;
 /// Events read and applied per step.
 const PAGE: usize = 2048;
 
-/// The marker of a complete rebuilt directory.
+/// The marker of a complete rebuilt directory, as releases before the
+/// switch of [`ViewsDir`] left it.
 const COMPLETE: &str = "COMPLETE";
 
 /// What a rebuild did.
@@ -45,12 +48,6 @@ impl Rebuilt {
     }
 }
 
-fn sibling(views: &Path, suffix: &str) -> PathBuf {
-    let mut name = views.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 pub(crate) fn file_error(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
     move |source| NodeError::File {
         path: path.to_path_buf(),
@@ -69,23 +66,28 @@ fn join(
     })
 }
 
-/// Finishes or undoes a swap a crash interrupted, so that `views` is
-/// whole: the old directory or the complete new one, never half of each.
+/// Makes `views` whole after a crash: removes the views directory not in
+/// use (a compaction or rebuild cut short, or views switched away from),
+/// and finishes or undoes a swap of `views.rebuilt` that an earlier
+/// release's rebuild left.
 pub fn finish_interrupted(views: &Path) -> Result<(), NodeError> {
     let (rebuilt, old) = (sibling(views, ".rebuilt"), sibling(views, ".old"));
     if !views.exists() && rebuilt.join(COMPLETE).exists() {
         std::fs::rename(&rebuilt, views).map_err(file_error(views))?;
+        std::fs::remove_file(views.join(COMPLETE)).map_err(file_error(views))?;
     }
     for leftover in [rebuilt, old] {
         if leftover.exists() && views.exists() {
             std::fs::remove_dir_all(&leftover).map_err(file_error(&leftover))?;
         }
     }
-    Ok(())
+    ViewsDir::new(views)
+        .remove_other()
+        .map_err(file_error(views))
 }
 
-/// Rebuilds the views of `views` from `log`, reporting `(applied, head)`
-/// after every step.
+/// Rebuilds the views of `views` (a data directory's `views`) from `log`,
+/// reporting `(applied, head)` after every step.
 pub async fn rebuild(
     log: &(impl EventStore + ?Sized),
     views: &Path,
@@ -93,14 +95,15 @@ pub async fn rebuild(
 ) -> Result<Rebuilt, NodeError> {
     finish_interrupted(views)?;
     let started = Instant::now();
-    let rebuilt_dir = sibling(views, ".rebuilt");
-    if rebuilt_dir.exists() {
-        std::fs::remove_dir_all(&rebuilt_dir).map_err(file_error(&rebuilt_dir))?;
-    }
+    let dirs = ViewsDir::new(views);
+    let (current, fresh_dir) = (
+        dirs.current().map_err(file_error(views))?,
+        dirs.other().map_err(file_error(views))?,
+    );
     let head = log.head().await.map_err(crate::error::AppError::from)?;
     let mut events = 0;
     {
-        let fresh = Views::open(&rebuilt_dir)?;
+        let fresh = Views::open_at(&fresh_dir)?;
         let vault = Arc::new(Vault::new(log.subject_keys()));
         let conversations = Projection::new(ConversationsProjector, vault.clone(), &fresh)?;
         let contacts = Projection::new(ContactsProjector, vault.clone(), &fresh)?;
@@ -127,24 +130,16 @@ pub async fn rebuild(
             }
             progress(position, head.max(position));
         }
-        if views.exists() {
-            let current = Views::open(views)?;
+        if current.exists() {
+            let current = Views::open_at(&current)?;
             for name in current.names().iter().filter(|n| n.starts_with("process/")) {
                 current.copy_into(name, &fresh)?;
             }
         }
         fresh.flush()?;
     }
-    std::fs::write(rebuilt_dir.join(COMPLETE), b"").map_err(file_error(&rebuilt_dir))?;
-    let old = sibling(views, ".old");
-    if views.exists() {
-        std::fs::rename(views, &old).map_err(file_error(views))?;
-    }
-    std::fs::rename(&rebuilt_dir, views).map_err(file_error(views))?;
-    std::fs::remove_file(views.join(COMPLETE)).map_err(file_error(views))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(file_error(&old))?;
-    }
+    dirs.switch_to(&fresh_dir).map_err(file_error(views))?;
+    dirs.remove_other().map_err(file_error(views))?;
     Ok(Rebuilt {
         position: head,
         events,

@@ -1,6 +1,7 @@
 //! `tahc-bench rebuild`: how fast `tahc rebuild` turns a log of real,
 //! sealed conversations back into views, beside the bare cost of reading,
-//! decoding and opening the same events in the same run.
+//! decoding and opening the same events in the same run; and how fast a
+//! compaction (after an erasure) copies the views it built, beside it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,6 +99,17 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
         rebuilt.rate(),
         "read_decode_open",
         baseline,
+    );
+    // What a node does after an erasure: copy the same views whole.
+    let views = tahc_projections::Views::open(scratch.path().join("views"))?;
+    let started = Instant::now();
+    views.compact()?;
+    report::throughput(
+        "compaction",
+        "events_per_s",
+        events as f64 / started.elapsed().as_secs_f64(),
+        "rebuild",
+        rebuilt.rate(),
     );
     Ok(())
 }

@@ -399,6 +399,7 @@ fn contact_event(
             };
         }
         Event::ContactErased(e) => {
+            changes.erase();
             contact.erased = true;
             contact.name = None;
             contact.email = None;

@@ -374,6 +374,7 @@ impl Projector for ConversationsProjector {
         changes: &mut ViewChanges,
     ) -> Result<(), ViewError> {
         if let Event::ContactErased(erased) = event {
+            changes.erase();
             return erase(record, erased, view, changes);
         }
         let Some((tahc_events::StreamCategory::Conversation, id)) = record.stream_id.parse() else {

@@ -13,6 +13,7 @@ mod page;
 mod projection;
 mod team;
 mod view;
+mod views_dir;
 pub mod words;
 
 pub use contacts::{
@@ -28,3 +29,4 @@ pub use team::{
     AgentRecord, FieldRecord, KeyOwner, RuleRecord, Team, TeamProjector, WorkspaceRecord,
 };
 pub use view::{View, ViewChanges, ViewError, Views};
+pub use views_dir::{ViewsDir, sibling};

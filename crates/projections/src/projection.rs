@@ -144,6 +144,9 @@ impl<P: Projector> Projection<P> {
                                 Some(None) | None => break,
                             }
                         }
+                        // A compaction copying the views holds writes: wait
+                        // for it here rather than in a thread of the runtime.
+                        self.view.unpaused().await;
                         if let Err(error) = self.handle(&ready) {
                             break error;
                         }

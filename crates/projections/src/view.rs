@@ -1,14 +1,24 @@
 //! One checkpointed view: a sled tree plus the position it has applied.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use tahc_events::Position;
+use tokio::sync::watch;
+
+use crate::views_dir::ViewsDir;
 
 /// The key of the checkpoint inside a view's tree. Views' own keys never
 /// start with 0xFF, so it sorts after them and never collides.
 const CHECKPOINT: &[u8] = b"\xffcheckpoint";
+
+/// The key marking a view that applied an erasure its files may still
+/// hold: written with the erasure, atomically, and removed by the
+/// compaction that rewrites the files (so a crash between the two leaves
+/// the mark, and the next start compacts).
+const ERASURE: &[u8] = b"\xfferasure";
 
 /// Why a view could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +26,9 @@ pub enum ViewError {
     /// The storage failed.
     #[error("view storage: {0}")]
     Storage(#[from] sled::Error),
+    /// The views' directories could not be read or switched.
+    #[error("views directory: {0}")]
+    Directory(#[from] std::io::Error),
     /// A stored checkpoint is not 8 bytes.
     #[error("view {0} has a malformed checkpoint")]
     Checkpoint(String),
@@ -28,64 +41,167 @@ pub enum ViewError {
 }
 
 /// The sled database holding every view of a node.
+///
+/// After an erasure it is compacted: copied whole into a fresh database in
+/// the other views directory ([`ViewsDir`]), switched to, and the old
+/// directory removed, so that no page of its files keeps what was erased
+/// (sled rewrites a page elsewhere and leaves the old bytes until it
+/// reuses the space). Every [`View`] handle follows the switch.
 #[derive(Clone)]
 pub struct Views {
+    shared: Arc<Shared>,
+}
+
+/// What every handle on one views database shares.
+struct Shared {
+    /// The directories the database alternates between; `None` in memory.
+    dirs: Option<ViewsDir>,
+    cache_bytes: u64,
+    /// Held shared by every write and exclusively by a compaction, so that
+    /// nothing is written while the views are copied.
+    writes: RwLock<()>,
+    /// Whether a compaction is copying: writers that can wait without
+    /// holding a thread wait for this first ([`View::unpaused`]).
+    compacting: watch::Sender<bool>,
+    state: RwLock<State>,
+}
+
+/// The database in use and where each opened view sits in it.
+struct State {
+    generation: Arc<Generation>,
+    slots: HashMap<String, usize>,
+}
+
+/// One opened database and the trees of the views opened so far, by slot.
+/// A read holds it while it runs, so the files of a database compacted
+/// away are removed only once no read uses them.
+/// (The trees are dropped before the files: fields drop in order.)
+#[derive(Clone)]
+struct Generation {
+    trees: Vec<sled::Tree>,
+    files: Arc<Files>,
+}
+
+/// An opened database and its directory (`None` in memory).
+struct Files {
     db: sled::Db,
+    dir: Option<PathBuf>,
+}
+
+/// Entries copied per batch by a compaction or a copy.
+const COPY_BATCH: usize = 4096;
+
+/// How long a compaction waits for reads of the old database to finish
+/// before it leaves the removal of its files to a thread of their own.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(10);
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Views {
-    /// Opens (or creates) the views database in `dir`.
-    pub fn open(dir: impl AsRef<Path>) -> Result<Self, ViewError> {
-        Self::open_with_cache(dir, tahc_store::DEFAULT_CACHE_BYTES)
+    /// Opens (or creates) the views database of `base` (a data directory's
+    /// `views`): the one of its two directories in use.
+    pub fn open(base: impl AsRef<Path>) -> Result<Self, ViewError> {
+        Self::open_with_cache(base, tahc_store::DEFAULT_CACHE_BYTES)
     }
 
     /// [`Views::open`], keeping `cache_bytes` of pages in memory.
-    pub fn open_with_cache(dir: impl AsRef<Path>, cache_bytes: u64) -> Result<Self, ViewError> {
-        Ok(Views {
-            db: sled::Config::new()
-                .path(dir)
-                .cache_capacity(cache_bytes)
-                .open()?,
-        })
+    pub fn open_with_cache(base: impl AsRef<Path>, cache_bytes: u64) -> Result<Self, ViewError> {
+        let dirs = ViewsDir::new(base.as_ref());
+        let dir = dirs.current()?;
+        let db = Self::config(cache_bytes).path(&dir).open()?;
+        Ok(Self::over(
+            Files { db, dir: Some(dir) },
+            Some(dirs),
+            cache_bytes,
+        ))
+    }
+
+    /// Opens (or creates) a views database in exactly `dir`, with no second
+    /// directory to compact into: the views a rebuild writes before they
+    /// are switched to.
+    pub fn open_at(dir: impl AsRef<Path>) -> Result<Self, ViewError> {
+        let dir = dir.as_ref().to_path_buf();
+        let db = Self::config(tahc_store::DEFAULT_CACHE_BYTES)
+            .path(&dir)
+            .open()?;
+        Ok(Self::over(Files { db, dir: Some(dir) }, None, 0))
     }
 
     /// Views in memory, gone when dropped: a conversation replayed as it
     /// stood at some point, a scratch rebuild.
     pub fn temporary() -> Result<Self, ViewError> {
-        Ok(Views {
-            db: sled::Config::new().temporary(true).open()?,
-        })
+        let db = sled::Config::new().temporary(true).open()?;
+        Ok(Self::over(Files { db, dir: None }, None, 0))
+    }
+
+    fn config(cache_bytes: u64) -> sled::Config {
+        sled::Config::new().cache_capacity(cache_bytes)
+    }
+
+    fn over(files: Files, dirs: Option<ViewsDir>, cache_bytes: u64) -> Self {
+        Views {
+            shared: Arc::new(Shared {
+                dirs,
+                cache_bytes,
+                writes: RwLock::new(()),
+                compacting: watch::channel(false).0,
+                state: RwLock::new(State {
+                    generation: Arc::new(Generation {
+                        trees: Vec::new(),
+                        files: Arc::new(files),
+                    }),
+                    slots: HashMap::new(),
+                }),
+            }),
+        }
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        read_lock(&self.shared.state).generation.clone()
     }
 
     /// The names of every view in the database.
     #[must_use]
     pub fn names(&self) -> Vec<String> {
-        self.db
-            .tree_names()
-            .into_iter()
-            .filter_map(|name| String::from_utf8(name.to_vec()).ok())
-            .filter(|name| name != "__sled__default")
-            .collect()
+        tree_names(&self.generation().files.db)
     }
 
     /// Copies view `name`, checkpoint included, into `other`.
     pub fn copy_into(&self, name: &str, other: &Views) -> Result<(), ViewError> {
-        let from = self.db.open_tree(name)?;
-        let to = other.db.open_tree(name)?;
-        let mut batch = sled::Batch::default();
-        for entry in &from {
-            let (key, value) = entry?;
-            batch.insert(key, value);
-        }
-        to.apply_batch(batch)?;
-        Ok(())
+        let source = self.generation();
+        let to = other.view(name)?;
+        let _writing = read_lock(&other.shared.writes);
+        let (_held, tree) = to.current();
+        copy_tree(&source.files.db.open_tree(name)?, &tree)
     }
 
     /// The view called `name`.
     pub fn view(&self, name: &str) -> Result<View, ViewError> {
+        let _writing = read_lock(&self.shared.writes);
+        let mut state = write_lock(&self.shared.state);
+        let slot = match state.slots.get(name) {
+            Some(slot) => *slot,
+            None => {
+                let mut generation = (*state.generation).clone();
+                generation.trees.push(generation.files.db.open_tree(name)?);
+                let slot = generation.trees.len() - 1;
+                state.generation = Arc::new(generation);
+                state.slots.insert(name.to_owned(), slot);
+                slot
+            }
+        };
         Ok(View {
             name: name.to_owned(),
-            tree: self.db.open_tree(name)?,
+            slot,
+            shared: self.shared.clone(),
             staged: None,
         })
     }
@@ -93,16 +209,153 @@ impl Views {
     /// Makes every applied change durable (checkpoints need not be: a view
     /// that loses its last changes replays them from the log).
     pub fn flush(&self) -> Result<(), ViewError> {
-        self.db.flush()?;
+        self.generation().files.db.flush()?;
         Ok(())
     }
+
+    /// Whether a view applied an erasure its files may still hold (one not
+    /// compacted since).
+    pub fn erasure_pending(&self) -> Result<bool, ViewError> {
+        let generation = self.generation();
+        for name in tree_names(&generation.files.db) {
+            if generation.files.db.open_tree(name)?.contains_key(ERASURE)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Removes every view's erasure mark: its files were just written
+    /// afresh (by a compaction or a rebuild).
+    pub fn clear_erasure_marks(&self) -> Result<(), ViewError> {
+        let generation = self.generation();
+        for name in tree_names(&generation.files.db) {
+            generation.files.db.open_tree(name)?.remove(ERASURE)?;
+        }
+        Ok(())
+    }
+
+    /// Copies every view into a fresh database in the other directory,
+    /// switches to it, and removes the old directory once no read uses it
+    /// (waiting up to ten seconds, then leaving that to a thread): after
+    /// this no file of the views holds a value that was overwritten or
+    /// removed before it. Writes wait meanwhile; reads go on. Views in
+    /// memory have no files: nothing to do.
+    pub fn compact(&self) -> Result<(), ViewError> {
+        let Some(dirs) = &self.shared.dirs else {
+            return Ok(());
+        };
+        self.shared.compacting.send_replace(true);
+        let compacted = self.copy_to_other(dirs);
+        self.shared.compacting.send_replace(false);
+        let old = compacted?;
+        let files = old.files.clone();
+        drop(old);
+        release(files, RELEASE_PATIENCE);
+        Ok(())
+    }
+
+    /// The copy and switch of [`Views::compact`]; the old generation.
+    fn copy_to_other(&self, dirs: &ViewsDir) -> Result<Arc<Generation>, ViewError> {
+        let _paused = write_lock(&self.shared.writes);
+        let old = self.generation();
+        let dir = dirs.other()?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let db = Self::config(self.shared.cache_bytes).path(&dir).open()?;
+        for name in tree_names(&old.files.db) {
+            let tree = db.open_tree(&name)?;
+            copy_tree(&old.files.db.open_tree(&name)?, &tree)?;
+            tree.remove(ERASURE)?;
+        }
+        let mut slots: Vec<_> = read_lock(&self.shared.state)
+            .slots
+            .clone()
+            .into_iter()
+            .collect();
+        slots.sort_by_key(|(_, slot)| *slot);
+        let trees = slots
+            .iter()
+            .map(|(name, _)| db.open_tree(name))
+            .collect::<Result<_, _>>()?;
+        db.flush()?;
+        dirs.switch_to(&dir)?;
+        let generation = Generation {
+            trees,
+            files: Arc::new(Files { db, dir: Some(dir) }),
+        };
+        write_lock(&self.shared.state).generation = Arc::new(generation);
+        Ok(old)
+    }
+}
+
+/// Removes the files of a database compacted away once no read holds it,
+/// waiting up to `patience` here and then on a thread of its own.
+fn release(files: Arc<Files>, patience: Duration) {
+    let started = std::time::Instant::now();
+    let mut files = files;
+    loop {
+        match Arc::try_unwrap(files) {
+            Ok(files) => return remove_files(files),
+            Err(held) if started.elapsed() >= patience => {
+                tracing::warn!(
+                    "a read still uses the views compacted away; their files go when it ends"
+                );
+                std::thread::spawn(move || release(held, Duration::MAX));
+                return;
+            }
+            Err(held) => {
+                files = held;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// Closes a database (sled writes its last snapshot into its directory as
+/// it closes) and then removes its directory.
+fn remove_files(files: Files) {
+    let Files { db, dir } = files;
+    drop(db);
+    if let Some(dir) = dir
+        && let Err(error) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!(%error, dir = %dir.display(), "could not remove views compacted away; the next start does");
+    }
+}
+
+fn tree_names(db: &sled::Db) -> Vec<String> {
+    db.tree_names()
+        .into_iter()
+        .filter_map(|name| String::from_utf8(name.to_vec()).ok())
+        .filter(|name| name != "__sled__default")
+        .collect()
+}
+
+/// Copies every entry of `from` into `to`, a batch at a time.
+fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), ViewError> {
+    let mut batch = sled::Batch::default();
+    let mut size = 0;
+    for entry in from {
+        let (key, value) = entry?;
+        batch.insert(key, value);
+        size += 1;
+        if size == COPY_BATCH {
+            to.apply_batch(std::mem::take(&mut batch))?;
+            size = 0;
+        }
+    }
+    to.apply_batch(batch)?;
+    Ok(())
 }
 
 /// A view's tree and checkpoint.
 #[derive(Clone)]
 pub struct View {
     name: String,
-    tree: sled::Tree,
+    slot: usize,
+    shared: Arc<Shared>,
     /// Writes staged but not yet applied, which reads of this handle see
     /// first (a projection applying a page of events in one batch).
     staged: Option<Arc<Mutex<ViewChanges>>>,
@@ -117,6 +370,7 @@ type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 pub struct ViewChanges {
     writes: Writes,
     reserved_key: bool,
+    erasure: bool,
 }
 
 impl ViewChanges {
@@ -133,17 +387,40 @@ impl ViewChanges {
         self.writes.insert(key.as_ref().to_vec(), None);
     }
 
+    /// Marks these changes as an erasure of personal data: once applied,
+    /// the views' files are compacted ([`Views::compact`]) so that no old
+    /// page of them keeps what was erased.
+    pub fn erase(&mut self) {
+        self.erasure = true;
+    }
+
     /// Adds `later`'s writes after these.
     pub fn extend(&mut self, later: ViewChanges) {
         self.reserved_key |= later.reserved_key;
+        self.erasure |= later.erasure;
         self.writes.extend(later.writes);
     }
 }
 
 impl View {
+    /// The database in use and this view's tree in it.
+    fn current(&self) -> (Arc<Generation>, sled::Tree) {
+        let generation = read_lock(&self.shared.state).generation.clone();
+        let tree = generation.trees[self.slot].clone();
+        (generation, tree)
+    }
+
+    /// Resolves when no compaction is copying the views: a writer that can
+    /// wait without holding a thread waits here before it writes.
+    pub async fn unpaused(&self) {
+        let mut compacting = self.shared.compacting.subscribe();
+        let _ = compacting.wait_for(|compacting| !compacting).await;
+    }
+
     /// The position of the last event this view applied.
     pub fn checkpoint(&self) -> Result<Position, ViewError> {
-        match self.tree.get(CHECKPOINT)? {
+        let (_held, tree) = self.current();
+        match tree.get(CHECKPOINT)? {
             None => Ok(Position::START),
             Some(bytes) => {
                 let bytes: [u8; 8] = bytes
@@ -168,7 +445,12 @@ impl View {
             }
         }
         batch.insert(CHECKPOINT, &position.0.to_be_bytes());
-        self.tree.apply_batch(batch)?;
+        if changes.erasure {
+            batch.insert(ERASURE, &position.0.to_be_bytes());
+        }
+        let _writing = read_lock(&self.shared.writes);
+        let (_held, tree) = self.current();
+        tree.apply_batch(batch)?;
         Ok(())
     }
 
@@ -177,7 +459,8 @@ impl View {
     pub(crate) fn staging(&self, staged: Arc<Mutex<ViewChanges>>) -> View {
         View {
             name: self.name.clone(),
-            tree: self.tree.clone(),
+            slot: self.slot,
+            shared: self.shared.clone(),
             staged: Some(staged),
         }
     }
@@ -192,7 +475,8 @@ impl View {
                 return Ok(write.as_deref().map(sled::IVec::from));
             }
         }
-        Ok(self.tree.get(key)?)
+        let (_held, tree) = self.current();
+        Ok(tree.get(key)?)
     }
 
     /// The keys (with values) in `range`, in key order or reversed.
@@ -202,11 +486,17 @@ impl View {
         reverse: bool,
     ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> + '_> {
         debug_assert!(self.staged.is_none(), "ranges do not see staged writes");
-        let entries = self.tree.range(range);
+        let (generation, tree) = self.current();
+        let entries = tree.range(range);
+        // The entries hold the database they come from open.
+        let held = move |entry: sled::Result<_>| {
+            let _ = &generation;
+            entry.map_err(ViewError::from)
+        };
         if reverse {
-            Box::new(entries.rev().map(|e| e.map_err(ViewError::from)))
+            Box::new(entries.rev().map(held))
         } else {
-            Box::new(entries.map(|e| e.map_err(ViewError::from)))
+            Box::new(entries.map(held))
         }
     }
 
@@ -217,10 +507,11 @@ impl View {
         prefix: impl AsRef<[u8]>,
     ) -> Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), ViewError>> + Send> {
         let prefix = prefix.as_ref();
-        let stored = self
-            .tree
-            .scan_prefix(prefix)
-            .map(|entry| entry.map_err(ViewError::from));
+        let (generation, tree) = self.current();
+        let stored = tree.scan_prefix(prefix).map(move |entry| {
+            let _ = &generation;
+            entry.map_err(ViewError::from)
+        });
         let Some(staged) = &self.staged else {
             return Box::new(stored);
         };
@@ -300,6 +591,96 @@ mod tests {
         assert_eq!(view.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
         let keys: Vec<_> = view.scan(b"").map(|e| e.unwrap().0.to_vec()).collect();
         assert_eq!(keys, [b"b".to_vec(), CHECKPOINT.to_vec()]);
+    }
+
+    /// Whether any file under `dir` holds `text`.
+    fn on_disk(dir: &Path, text: &[u8]) -> bool {
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(text.len()).any(|w| w == text))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_compaction_leaves_no_overwritten_value_on_disk_and_every_handle_follows_it() {
+        let data = tempfile::tempdir().unwrap();
+        let base = data.path().join("views");
+        let views = Views::open(&base).unwrap();
+        let view = views.view("v").unwrap();
+        let mut changes = ViewChanges::default();
+        changes.put(b"name", b"zqxsecret");
+        changes.put(b"kept", b"1");
+        view.apply(Position(1), changes).unwrap();
+        let mut changes = ViewChanges::default();
+        changes.put(b"name", b"erased");
+        changes.erase();
+        view.apply(Position(2), changes).unwrap();
+        views.flush().unwrap();
+        assert!(
+            on_disk(data.path(), b"zqxsecret"),
+            "sled keeps the old page"
+        );
+        assert!(views.erasure_pending().unwrap());
+
+        views.compact().unwrap();
+        assert!(!on_disk(data.path(), b"zqxsecret"));
+        assert!(!views.erasure_pending().unwrap());
+        assert!(!base.exists(), "the old directory is removed");
+        // The handle taken before reads and writes the compacted views.
+        assert_eq!(view.get(b"name").unwrap().as_deref(), Some(&b"erased"[..]));
+        assert_eq!(view.checkpoint().unwrap(), Position(2));
+        let mut changes = ViewChanges::default();
+        changes.put(b"later", b"2");
+        view.apply(Position(3), changes).unwrap();
+        drop((view, views));
+
+        let views = Views::open(&base).unwrap();
+        let view = views.view("v").unwrap();
+        assert_eq!(view.checkpoint().unwrap(), Position(3));
+        let keys: Vec<_> = view.scan(b"").map(|e| e.unwrap().0.to_vec()).collect();
+        assert_eq!(
+            keys,
+            [
+                b"kept".to_vec(),
+                b"later".to_vec(),
+                b"name".to_vec(),
+                CHECKPOINT.to_vec()
+            ]
+        );
+        // And compacts back into the first directory.
+        views.compact().unwrap();
+        assert!(base.exists() && !data.path().join("views.next").exists());
+    }
+
+    #[test]
+    fn a_compaction_waits_for_a_read_of_the_old_views_before_removing_them() {
+        let data = tempfile::tempdir().unwrap();
+        let views = Views::open(data.path().join("views")).unwrap();
+        let view = views.view("v").unwrap();
+        let mut changes = ViewChanges::default();
+        changes.put(b"a", b"1");
+        changes.put(b"b", b"2");
+        view.apply(Position(1), changes).unwrap();
+        let mut reading = view.scan(b"");
+        let first = reading.next().unwrap().unwrap();
+        let compacting = std::thread::spawn(move || views.compact().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+        // The read goes on over the old files, which are still there.
+        assert!(data.path().join("views").exists());
+        let rest: Vec<_> = reading.map(|e| e.unwrap().0.to_vec()).collect();
+        assert_eq!(
+            (first.0.to_vec(), rest),
+            (b"a".to_vec(), vec![b"b".to_vec(), CHECKPOINT.to_vec()])
+        );
+        compacting.join().unwrap();
+        assert!(!data.path().join("views").exists());
     }
 
     #[test]

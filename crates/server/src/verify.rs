@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use tahc_events::Position;
-use tahc_projections::Views;
+use tahc_projections::{Views, ViewsDir};
 use tahc_store::{OpenError, ReadError, verify};
 
 use crate::log_store::LogArgs;
@@ -45,11 +45,14 @@ pub async fn run(args: LogArgs) -> Result<ExitCode, String> {
 /// Checks that the views of `data_dir`, when it has any, have applied no
 /// more than `head`.
 fn views_within(data_dir: &Path, head: Position) -> Result<(), String> {
-    let dir = data_dir.join("views");
+    let base = data_dir.join("views");
+    let dir = ViewsDir::new(&base)
+        .current()
+        .map_err(|e| format!("{}: {e}", base.display()))?;
     if !dir.join("db").is_file() {
         return Ok(());
     }
-    let views = Views::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let views = Views::open(&base).map_err(|e| format!("{}: {e}", dir.display()))?;
     tahc_app::not_ahead_of(&views, head).map_err(|e| e.to_string())
 }
 

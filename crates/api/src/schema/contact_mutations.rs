@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::caller;
 use super::contacts::{Contact, ContactNote};
 use super::errors::UserError;
-use super::payload::{errors_of, input_id, run, run_on};
+use super::payload::{Written, compacted, errors_of, input_id, run, run_on};
 use super::text_limits;
 use super::types::{Visitor, node};
 use crate::limits::checked;
@@ -368,6 +368,11 @@ impl ContactMutation {
             commands.erase_contact(&caller, id)
         })
         .await?;
+        if let Ok((_, executed)) = &outcome
+            && let Some(position) = executed.written()
+        {
+            compacted(ctx, position).await?;
+        }
         contact_payload(
             ctx,
             outcome.map(|(id, _)| Some(id)),

@@ -36,6 +36,24 @@ async fn settled(ctx: &Context<'_>, position: Position) -> Result<()> {
     ))
 }
 
+/// How long an erasure waits for the views' files to be rewritten.
+const COMPACTION_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits until no file of the views holds what the erasure at `position`
+/// erased (the views were compacted after it).
+pub async fn compacted(ctx: &Context<'_>, position: Position) -> Result<()> {
+    if node(ctx)
+        .erasure_compacted(position, COMPACTION_PATIENCE)
+        .await
+    {
+        return Ok(());
+    }
+    Err(coded(
+        "UNAVAILABLE",
+        "the erasure is stored and shown; rewriting the views' files after it is taking over a minute and goes on",
+    ))
+}
+
 /// A command's result that knows where its write landed.
 pub trait Written {
     /// The last position written; `None` when unknown (the payload then

@@ -193,6 +193,7 @@ impl<R: Reaction> ProcessManager<R> {
                 Err(other) => return Err(other),
             }
         }
+        self.memory.unpaused().await;
         self.memory
             .apply(record.position, changes)
             .map_err(view_error)
