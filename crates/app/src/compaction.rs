@@ -11,8 +11,12 @@ use tahc_events::Position;
 use tahc_projections::{ViewError, Views};
 use tokio::sync::watch;
 
-/// The pause before a failed compaction is tried again.
+/// The first pause before a failed compaction is tried again; it doubles
+/// up to [`MAX_RETRY`] (each try pauses the views' writes while it copies).
 const RETRY: Duration = Duration::from_secs(1);
+
+/// The longest pause between tries.
+const MAX_RETRY: Duration = Duration::from_secs(60);
 
 /// The compactions of one node's views.
 pub struct Compaction {
@@ -66,19 +70,23 @@ impl Compaction {
     pub async fn run(&self, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
         let mut requested = self.requested.subscribe();
+        let mut pause = RETRY;
         loop {
             let target = *requested.borrow_and_update();
             if target > *self.done.borrow() {
                 match self.compact().await {
                     Ok(()) => {
+                        pause = RETRY;
                         self.done.send_replace(target);
                     }
                     Err(error) => {
                         tracing::warn!(%error, "compacting the views after an erasure failed; retrying");
                         tokio::select! {
                             () = &mut stop => return,
-                            () = tokio::time::sleep(RETRY) => continue,
+                            () = tokio::time::sleep(pause) => {}
                         }
+                        pause = (pause * 2).min(MAX_RETRY);
+                        continue;
                     }
                 }
             }

@@ -136,6 +136,8 @@ pub async fn rebuild(
                 current.copy_into(name, &fresh)?;
             }
         }
+        // Written afresh: no old page holds an erasure's data.
+        fresh.clear_erasure_marks()?;
         fresh.flush()?;
     }
     dirs.switch_to(&fresh_dir).map_err(file_error(views))?;

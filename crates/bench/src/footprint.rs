@@ -49,6 +49,18 @@ enum Database {
 }
 
 impl Database {
+    /// Whether a data directory holds this database (the views in the
+    /// directory `views.current` names).
+    fn present_in(self, data_dir: &Path) -> bool {
+        let path = data_dir.join(self.name());
+        match self {
+            Database::Log => path.is_dir(),
+            Database::Views => tahc_projections::ViewsDir::new(path)
+                .current()
+                .is_ok_and(|dir| dir.is_dir()),
+        }
+    }
+
     /// Its directory inside a data directory, and its name in the output.
     fn name(self) -> &'static str {
         match self {
@@ -63,7 +75,7 @@ pub async fn run(args: FootprintArgs) -> Result<()> {
     let databases = [Database::Log, Database::Views];
     if let Some(missing) = databases
         .iter()
-        .find(|database| !args.data_dir.join(database.name()).is_dir())
+        .find(|database| !database.present_in(&args.data_dir))
     {
         return Err(format!(
             "{} is not a tahc data directory (no {})",

@@ -144,11 +144,17 @@ impl<P: Projector> Projection<P> {
                                 Some(None) | None => break,
                             }
                         }
-                        // A compaction copying the views holds writes: wait
-                        // for it here rather than in a thread of the runtime.
-                        self.view.unpaused().await;
-                        if let Err(error) = self.handle(&ready) {
-                            break error;
+                        // A compaction copying the views holds writes: they
+                        // wait for it without holding a thread of the runtime.
+                        let staged = match self.stage(&ready) {
+                            Ok(staged) => staged,
+                            Err(error) => break error,
+                        };
+                        if let Some((position, changes)) = staged {
+                            if let Err(error) = self.view.apply_unpaused(position, changes).await {
+                                break error.into();
+                            }
+                            self.applied_to(position);
                         }
                         if let Some(error) = failed {
                             break ProjectionError::from(error);
@@ -172,12 +178,24 @@ impl<P: Projector> Projection<P> {
         self.handle(records)
     }
 
-    /// Applies events in one atomic write with the checkpoint of the last:
-    /// each event's projector reads the view as the events before it left
-    /// it, staged writes included.
+    /// Applies events in one atomic write with the checkpoint of the last.
     fn handle(&self, records: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        if let Some((position, changes)) = self.stage(records)? {
+            self.view.apply(position, changes)?;
+            self.applied_to(position);
+        }
+        Ok(())
+    }
+
+    /// The changes of `records` and the position of the last (none when
+    /// there are no records): each event's projector reads the view as
+    /// the events before it left it, staged writes included.
+    fn stage(
+        &self,
+        records: &[RecordedEvent],
+    ) -> Result<Option<(Position, ViewChanges)>, ProjectionError> {
         let Some(last) = records.last() else {
-            return Ok(());
+            return Ok(None);
         };
         let staged = Arc::new(Mutex::new(ViewChanges::default()));
         let view = self.view.staging(staged.clone());
@@ -199,9 +217,12 @@ impl<P: Projector> Projection<P> {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        self.view.apply(last.position, changes)?;
+        Ok(Some((last.position, changes)))
+    }
+
+    /// Records that the view applied up to `position`.
+    fn applied_to(&self, position: Position) {
         self.failing.store(false, Ordering::Relaxed);
-        self.applied.send_replace(last.position);
-        Ok(())
+        self.applied.send_replace(position);
     }
 }

@@ -91,9 +91,11 @@ struct Files {
 /// Entries copied per batch by a compaction or a copy.
 const COPY_BATCH: usize = 4096;
 
-/// How long a compaction waits for reads of the old database to finish
-/// before it leaves the removal of its files to a thread of their own.
-const RELEASE_PATIENCE: Duration = Duration::from_secs(10);
+/// How often a compaction looks whether reads of the old database ended.
+const RELEASE_POLL: Duration = Duration::from_millis(5);
+
+/// How long reads may hold the old database before a compaction says so.
+const RELEASE_WARNING: Duration = Duration::from_secs(10);
 
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
@@ -237,10 +239,11 @@ impl Views {
 
     /// Copies every view into a fresh database in the other directory,
     /// switches to it, and removes the old directory once no read uses it
-    /// (waiting up to ten seconds, then leaving that to a thread): after
-    /// this no file of the views holds a value that was overwritten or
-    /// removed before it. Writes wait meanwhile; reads go on. Views in
-    /// memory have no files: nothing to do.
+    /// (waiting for the last): after this no file of the views holds a
+    /// value that was overwritten or removed before it. Writes wait during
+    /// the copy (async writers without holding a thread,
+    /// [`View::apply_unpaused`]); reads go on. Views in memory have no
+    /// files: nothing to do.
     pub fn compact(&self) -> Result<(), ViewError> {
         let Some(dirs) = &self.shared.dirs else {
             return Ok(());
@@ -248,15 +251,27 @@ impl Views {
         self.shared.compacting.send_replace(true);
         let compacted = self.copy_to_other(dirs);
         self.shared.compacting.send_replace(false);
-        let old = compacted?;
+        let (old, switched) = compacted?;
         let files = old.files.clone();
         drop(old);
-        release(files, RELEASE_PATIENCE);
-        Ok(())
+        match switched {
+            Ok(()) => {
+                release(files);
+                Ok(())
+            }
+            // The pointer names the new directory but may not be durable:
+            // the old one stays until a compaction or start succeeds.
+            Err(error) => Err(error.into()),
+        }
     }
 
-    /// The copy and switch of [`Views::compact`]; the old generation.
-    fn copy_to_other(&self, dirs: &ViewsDir) -> Result<Arc<Generation>, ViewError> {
+    /// The copy and switch of [`Views::compact`]: the old generation, and
+    /// whether the switch is durable. When the pointer could not be
+    /// written the views stay on the old database.
+    fn copy_to_other(
+        &self,
+        dirs: &ViewsDir,
+    ) -> Result<(Arc<Generation>, std::io::Result<()>), ViewError> {
         let _paused = write_lock(&self.shared.writes);
         let old = self.generation();
         let dir = dirs.other()?;
@@ -280,41 +295,45 @@ impl Views {
             .map(|(name, _)| db.open_tree(name))
             .collect::<Result<_, _>>()?;
         db.flush()?;
-        dirs.switch_to(&dir)?;
+        let switched = dirs.switch_to(&dir);
+        if let Err(error) = &switched
+            && dirs.current()? != dir
+        {
+            return Err(std::io::Error::new(error.kind(), error.to_string()).into());
+        }
         let generation = Generation {
             trees,
             files: Arc::new(Files { db, dir: Some(dir) }),
         };
         write_lock(&self.shared.state).generation = Arc::new(generation);
-        Ok(old)
+        Ok((old, switched))
     }
 }
 
-/// Removes the files of a database compacted away once no read holds it,
-/// waiting up to `patience` here and then on a thread of its own.
-fn release(files: Arc<Files>, patience: Duration) {
-    let started = std::time::Instant::now();
+/// Removes the files of a database compacted away once no read holds it.
+/// The removal is by path, so it finishes before the next compaction (which
+/// may write a fresh database there) can start.
+fn release(files: Arc<Files>) {
     let mut files = files;
+    let mut waited = Duration::ZERO;
     loop {
         match Arc::try_unwrap(files) {
             Ok(files) => return remove_files(files),
-            Err(held) if started.elapsed() >= patience => {
-                tracing::warn!(
-                    "a read still uses the views compacted away; their files go when it ends"
-                );
-                std::thread::spawn(move || release(held, Duration::MAX));
-                return;
-            }
             Err(held) => {
                 files = held;
-                std::thread::sleep(Duration::from_millis(5));
+                if waited == RELEASE_WARNING {
+                    tracing::warn!(
+                        "a read still holds the views compacted away; their files go when it ends"
+                    );
+                }
+                std::thread::sleep(RELEASE_POLL);
+                waited += RELEASE_POLL;
             }
         }
     }
 }
 
-/// Closes a database (sled writes its last snapshot into its directory as
-/// it closes) and then removes its directory.
+/// Closes a database (flushing it) and then removes its directory.
 fn remove_files(files: Files) {
     let Files { db, dir } = files;
     drop(db);
@@ -394,6 +413,25 @@ impl ViewChanges {
         self.erasure = true;
     }
 
+    /// The sled batch of these changes and of the checkpoint `position`.
+    fn into_batch(self, position: Position) -> Result<sled::Batch, ViewError> {
+        if self.reserved_key {
+            return Err(ViewError::ReservedKey);
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch.insert(CHECKPOINT, &position.0.to_be_bytes());
+        if self.erasure {
+            batch.insert(ERASURE, &position.0.to_be_bytes());
+        }
+        Ok(batch)
+    }
+
     /// Adds `later`'s writes after these.
     pub fn extend(&mut self, later: ViewChanges) {
         self.reserved_key |= later.reserved_key;
@@ -434,24 +472,34 @@ impl View {
 
     /// Applies `changes` and moves the checkpoint to `position`, atomically.
     pub fn apply(&self, position: Position, changes: ViewChanges) -> Result<(), ViewError> {
-        if changes.reserved_key {
-            return Err(ViewError::ReservedKey);
-        }
-        let mut batch = sled::Batch::default();
-        for (key, value) in changes.writes {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
-        batch.insert(CHECKPOINT, &position.0.to_be_bytes());
-        if changes.erasure {
-            batch.insert(ERASURE, &position.0.to_be_bytes());
-        }
+        let batch = changes.into_batch(position)?;
         let _writing = read_lock(&self.shared.writes);
         let (_held, tree) = self.current();
         tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// [`View::apply`] from async code: while a compaction copies the
+    /// views it waits here, never in a thread of the runtime.
+    pub async fn apply_unpaused(
+        &self,
+        position: Position,
+        changes: ViewChanges,
+    ) -> Result<(), ViewError> {
+        let batch = changes.into_batch(position)?;
+        loop {
+            self.unpaused().await;
+            let writing = match self.shared.writes.try_read() {
+                Ok(writing) => writing,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                // A compaction began after the wait: wait for it again.
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            let (_held, tree) = self.current();
+            tree.apply_batch(batch)?;
+            drop(writing);
+            return Ok(());
+        }
     }
 
     /// A handle on this view whose point reads see `staged` writes first.

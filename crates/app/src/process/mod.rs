@@ -193,9 +193,10 @@ impl<R: Reaction> ProcessManager<R> {
                 Err(other) => return Err(other),
             }
         }
-        self.memory.unpaused().await;
+        // Waits out a compaction without holding a thread of the runtime.
         self.memory
-            .apply(record.position, changes)
+            .apply_unpaused(record.position, changes)
+            .await
             .map_err(view_error)
     }
 }
