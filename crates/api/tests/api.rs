@@ -335,6 +335,59 @@ async fn an_agent_takes_over_assigns_and_closes_through_the_api() {
         past["data"]["snoozeConversation"]["userErrors"][0]["field"],
         json!(["input", "until"])
     );
+    // Snooze hides the conversation from the team's list and counts until
+    // it wakes; asked for, it is there, and the visitor still sees it.
+    let inbox = "{conversations(first:50){nodes{id}} conversationCounts{open pending}}";
+    let before = server
+        .graphql(Some(&server.admin_key), inbox, json!({}))
+        .await;
+    let snoozed = server.graphql(Some(&server.admin_key), "mutation($c:ID!){snoozeConversation(input:{conversationId:$c,until:\"2999-01-01T00:00:00Z\"}){userErrors{code}}}", v.clone()).await;
+    assert_eq!(
+        snoozed["data"]["snoozeConversation"]["userErrors"],
+        json!([])
+    );
+    let ids = |answer: &Value| answer["data"]["conversations"]["nodes"].clone();
+    let not_closed = |answer: &Value| {
+        let counts = &answer["data"]["conversationCounts"];
+        counts["open"].as_i64().unwrap() + counts["pending"].as_i64().unwrap()
+    };
+    let after = server
+        .graphql(Some(&server.admin_key), inbox, json!({}))
+        .await;
+    assert!(
+        ids(&before)
+            .as_array()
+            .unwrap()
+            .contains(&json!({"id": v["c"]}))
+    );
+    assert!(
+        !ids(&after)
+            .as_array()
+            .unwrap()
+            .contains(&json!({"id": v["c"]}))
+    );
+    assert_eq!(not_closed(&after), not_closed(&before) - 1);
+    let asked = server
+        .graphql(
+            Some(&server.admin_key),
+            "{conversations(first:50, filter:{snoozed:true}){nodes{id}}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ids(&asked), json!([{"id": v["c"]}]));
+    let own = server
+        .graphql(
+            Some(&visitor),
+            "{conversations(first:50){nodes{id}}}",
+            json!({}),
+        )
+        .await;
+    assert!(
+        ids(&own)
+            .as_array()
+            .unwrap()
+            .contains(&json!({"id": v["c"]}))
+    );
     let closed = server.graphql(Some(&server.admin_key), "mutation($c:ID!){setConversationStatus(input:{conversationId:$c,status:CLOSED}){conversation{status closedAt}}}", v.clone()).await;
     assert_eq!(
         closed["data"]["setConversationStatus"]["conversation"]["status"],

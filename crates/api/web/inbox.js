@@ -19,9 +19,10 @@ const FILTERS = [
   { id: 'open', label: 'Open', filter: { status: ['OPEN'] }, count: 'open' },
   { id: 'pending', label: 'Pending', filter: { status: ['PENDING'] }, count: 'pending' },
   { id: 'closed', label: 'Closed', filter: { status: ['CLOSED'] }, count: 'closed' },
-  { id: 'mine', label: 'Mine', filter: (me) => ({ assigneeId: me }), count: 'mine' },
+  { id: 'mine', label: 'Mine', filter: (me) => ({ assigneeId: me, status: ['OPEN', 'PENDING'] }), count: 'mine' },
   { id: 'unassigned', label: 'Unassigned', filter: { unassigned: true, status: ['OPEN', 'PENDING'] }, count: 'unassigned' },
-  { id: 'awaiting', label: 'Awaiting human', filter: { awaitingHuman: true }, count: 'awaitingHuman' },
+  { id: 'awaiting', label: 'Awaiting human', filter: { awaitingHuman: true, status: ['OPEN', 'PENDING'] }, count: 'awaitingHuman' },
+  { id: 'snoozed', label: 'Snoozed', filter: { snoozed: true }, count: null },
   { id: 'all', label: 'All', filter: {}, count: null },
 ];
 

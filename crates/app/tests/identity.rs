@@ -263,3 +263,48 @@ async fn refused_identifications_change_nothing() {
         "no claim, no contact"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_given_names_a_contact_without_one_and_never_replaces_a_name() {
+    let world = World::new().await;
+    let c = &world.commands;
+    let visitor = c.new_visitor(world.workspace_id).await.unwrap();
+    let visitor_id = visitor.visitor_id().unwrap();
+    // The team files the visitor under a new address, with no name.
+    let contact_id = linked(
+        c.identify_visitor(
+            &world.team.agent,
+            Some(visitor_id),
+            "ada@example.com".into(),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    // The visitor gives its own address again, with a name: it is kept.
+    let Identified::Linked { contact, .. } = c
+        .identify_visitor(&visitor, None, "ada@example.com".into(), Some("Ada".into()))
+        .await
+        .unwrap()
+    else {
+        panic!("its own contact")
+    };
+    assert_eq!(contact.name.as_deref(), Some("Ada"));
+    // A later name does not replace it.
+    let Identified::Linked { contact, .. } = c
+        .identify_visitor(
+            &world.team.agent,
+            Some(visitor_id),
+            "ada@example.com".into(),
+            Some("Someone Else".into()),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("linked")
+    };
+    assert_eq!(
+        (contact_id, contact.name.as_deref()),
+        (contact_id, Some("Ada"))
+    );
+}

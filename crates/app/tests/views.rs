@@ -301,3 +301,33 @@ mod erasure {
         assert_eq!(dump(live_contacts.view()), dump(rebuilt_contacts.view()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_teams_edits_of_a_contact_do_not_move_its_last_active_time() {
+    let world = World::new().await;
+    let c = &world.commands;
+    let dir = TempDir::new().unwrap();
+    let views = Views::open(dir.path()).unwrap();
+    let projection = Projection::new(
+        tahc_projections::ContactsProjector,
+        c.aggregates().vault().clone(),
+        &views,
+    )
+    .unwrap();
+    let contacts = tahc_projections::Contacts::new(projection.view().clone());
+    projection.catch_up(&**c.aggregates().log()).await.unwrap();
+    let before = contacts.get(world.contact_id).unwrap().unwrap();
+    world.clock.advance(chrono::Duration::hours(1));
+    c.update_contact(
+        &world.team.agent,
+        world.contact_id,
+        Some("Grace Hopper".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    projection.catch_up(&**c.aggregates().log()).await.unwrap();
+    let after = contacts.get(world.contact_id).unwrap().unwrap();
+    assert_eq!(after.name.as_deref(), Some("Grace Hopper"));
+    assert_eq!(after.last_active_at, before.last_active_at);
+}

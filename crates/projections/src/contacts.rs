@@ -50,7 +50,8 @@ pub struct ContactRecord {
     pub email: Option<String>,
     /// When it was created.
     pub first_seen_at: DateTime<Utc>,
-    /// The last time the person (or the team about them) did something.
+    /// The last time the person did something (the team's edits, notes
+    /// and fields about them do not move it).
     pub last_active_at: DateTime<Utc>,
     /// When its newest conversation started.
     pub last_conversation_at: Option<DateTime<Utc>>,
@@ -364,7 +365,6 @@ fn contact_event(
             if let Some(email) = &e.email {
                 contact.email = plain(email);
             }
-            contact.last_active_at = at;
         }
         Event::ContactNoteAdded(e) => {
             contact.notes.insert(

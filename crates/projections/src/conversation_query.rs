@@ -35,12 +35,15 @@ pub struct ConversationFilter {
     pub awaiting_human: Option<bool>,
     /// Of this visitor only (a visitor's own list).
     pub visitor: Option<Uuid>,
+    /// `Some(true)`: snoozed only; `Some(false)`: not snoozed only.
+    pub snoozed: Option<bool>,
     /// Only these (the result of a search).
     pub only: Option<BTreeSet<Uuid>>,
 }
 
-/// A workspace's inbox counts. Unassigned, awaiting human and mine count
-/// conversations that are not closed.
+/// A workspace's inbox counts, of conversations not snoozed (snooze hides
+/// a conversation until it wakes). Unassigned, awaiting human and mine
+/// count conversations that are not closed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConversationCounts {
     /// OPEN conversations.
@@ -68,6 +71,7 @@ impl ConversationFilter {
             && self.contact.is_none_or(|k| c.contact_id == Some(k))
             && self.awaiting_human.is_none_or(|a| c.awaiting_human() == a)
             && self.visitor.is_none_or(|v| c.visitor_id == v)
+            && self.snoozed.is_none_or(|s| c.snoozed_until.is_some() == s)
             && self.only.as_ref().is_none_or(|only| only.contains(&c.id))
     }
 }
@@ -295,9 +299,11 @@ impl Conversations {
     /// counters when it filters by status alone, from its set when it names
     /// one, else by walking the index.
     pub fn count(&self, workspace: Uuid, filter: &ConversationFilter) -> Result<usize, ViewError> {
+        // The counters count conversations not snoozed.
         let by_status_only = *filter
             == ConversationFilter {
                 statuses: filter.statuses.clone(),
+                snoozed: Some(false),
                 ..ConversationFilter::default()
             };
         if by_status_only {

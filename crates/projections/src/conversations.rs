@@ -267,8 +267,12 @@ pub(crate) fn counter_key(workspace: Uuid, counter: &[u8]) -> Vec<u8> {
     [&b"k"[..], workspace.as_bytes(), counter].concat()
 }
 
-/// The counters a conversation adds one to.
+/// The counters a conversation adds one to: none while it is snoozed
+/// (snooze hides it from the inbox until it wakes).
 fn counters(record: &ConversationRecord) -> Vec<Vec<u8>> {
+    if record.snoozed_until.is_some() {
+        return Vec::new();
+    }
     let mut counted = vec![vec![status_tag(record.status)]];
     if record.status != ConversationStatus::Closed {
         if let Some(agent) = record.assignee {

@@ -26,6 +26,11 @@ pub struct ConversationFilter {
     awaiting_human: Option<bool>,
     /// Words in the visitor's name or email, or in message bodies.
     search: Option<String>,
+    /// `true`: snoozed conversations only; `false`: none. The team's
+    /// `conversations` list leaves them out unless asked (snooze hides a
+    /// conversation until it wakes); a visitor's list and the live
+    /// changes include them unless asked.
+    snoozed: Option<bool>,
 }
 
 /// The fields conversations sort by.
@@ -88,6 +93,7 @@ impl ConversationFilter {
             contact: id_of("Contact", self.contact_id.clone(), "contactId")?,
             awaiting_human: self.awaiting_human,
             visitor: caller.visitor_id(),
+            snoozed: self.snoozed,
             only: None,
         };
         if let Some(search) = self.search.as_deref().filter(|_| self.searches()) {
@@ -198,7 +204,10 @@ impl ConversationQuery {
         let window = window(first, after, last, before)?;
         let node = node(ctx);
         let conversations = node.conversations();
-        let view_filter = filter.unwrap_or_default().to_view(node, &caller)?;
+        let mut view_filter = filter.unwrap_or_default().to_view(node, &caller)?;
+        if caller.visitor_id().is_none() {
+            view_filter.snoozed.get_or_insert(false);
+        }
         let (order, descending) = match order_by {
             None => (ViewOrder::LastActivity, true),
             Some(order) => (

@@ -78,7 +78,27 @@ impl Commands {
                 },
             )
             .await?;
-        let contact = self.contact(principal, contact_id).await?;
+        let mut contact = self.contact(principal, contact_id).await?;
+        // The name given names a contact that has none; it never replaces
+        // the one it has (the visitor keeps the name it gave).
+        if contact.name.is_none()
+            && let Some(name) = name
+        {
+            self.aggregates
+                .execute::<Contact>(
+                    &stream(StreamCategory::Contact, contact_id),
+                    &self.context(principal),
+                    |_| {
+                        Ok(ContactCommand::Update {
+                            name: Some(name.clone()),
+                            email: None,
+                            email_taken: false,
+                        })
+                    },
+                )
+                .await?;
+            contact = self.contact(principal, contact_id).await?;
+        }
         Ok(Identified::Linked {
             contact_id,
             contact,
