@@ -270,6 +270,9 @@ async fn a_name_given_names_a_contact_without_one_and_never_replaces_a_name() {
     let c = &world.commands;
     let visitor = c.new_visitor(world.workspace_id).await.unwrap();
     let visitor_id = visitor.visitor_id().unwrap();
+    c.start_conversation(&visitor, None, "hello".into())
+        .await
+        .unwrap();
     // The team files the visitor under a new address, with no name.
     let contact_id = linked(
         c.identify_visitor(
