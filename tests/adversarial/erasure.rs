@@ -25,9 +25,16 @@ const MARKERS: [&str; 7] = [
     "zqxinternal",
 ];
 
-/// The markers found in any file under `dir`, with the file.
-fn markers_under(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
+/// Whether any file under `dir` holds `bytes`.
+fn bytes_under(dir: &Path, bytes: &[u8]) -> bool {
+    files_under(dir)
+        .iter()
+        .any(|(_, held)| held.windows(bytes.len()).any(|w| w == bytes))
+}
+
+/// Every file under `dir` and its bytes.
+fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(path) = pending.pop() {
         let Ok(metadata) = std::fs::symlink_metadata(&path) else {
@@ -35,11 +42,17 @@ fn markers_under(dir: &Path) -> Vec<String> {
         };
         if metadata.is_dir() {
             pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            files.push((path, bytes));
         }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
+    }
+    files
+}
+
+/// The markers found in any file under `dir`, with the file.
+fn markers_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, bytes) in files_under(dir) {
         for marker in MARKERS {
             if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
                 found.push(format!("{marker} in {}", path.display()));
@@ -130,12 +143,19 @@ async fn after_erase_contact_no_file_of_the_data_directory_holds_its_personal_da
         markers_under(dir.path())
     );
 
+    // The key the subject keys are sealed with: what sled keeps of the
+    // destroyed keys stays sealed with it, so it must go.
+    let wrapping = std::fs::read(dir.path().join("log/subject-keys.key")).unwrap();
     admin(
         &base,
         "mutation($c: ID!) { eraseContact(input: {contactId: $c}) { userErrors { code message } } }",
         json!({ "c": contact }),
     )
     .await;
+    assert!(
+        !bytes_under(dir.path(), &wrapping[8..]),
+        "the old wrapping key is still in a file"
+    );
     assert_eq!(
         markers_under(dir.path()),
         Vec::<String>::new(),
