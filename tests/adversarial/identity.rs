@@ -268,3 +268,67 @@ async fn a_visitor_sees_agents_by_name_and_never_their_email() {
         "{named}"
     );
 }
+
+/// What a visitor sees of itself right after giving `email`, and how long
+/// the answer took.
+async fn seen_after_giving(
+    base: &str,
+    workspace: &str,
+    email: &str,
+    name: Option<&str>,
+) -> (Value, std::time::Duration) {
+    let token = visitor(base, workspace).await;
+    start_conversation(base, &token, "hello").await;
+    let started = std::time::Instant::now();
+    let answer = graphql(base, &token, IDENTIFY, json!({"e": email, "n": name})).await;
+    let took = started.elapsed();
+    assert_eq!(
+        answer["data"]["identifyVisitor"]["userErrors"],
+        json!([]),
+        "{answer}"
+    );
+    let me = graphql(
+        base,
+        &token,
+        "{ viewer { visitor { displayName unverifiedEmail contact { id } } } }",
+        json!({}),
+    )
+    .await;
+    (me["data"]["viewer"]["visitor"].clone(), took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_sees_itself_the_same_and_as_soon_whether_its_address_was_new_or_taken() {
+    let dir = TempDir::new().unwrap();
+    let served = serve(&dir, Some(BOOTSTRAP_KEY));
+    let base = &served.base;
+    let workspace = workspace_of(base, BOOTSTRAP_KEY).await;
+    victim(base, &workspace).await;
+    for name in [Some("Probe Name"), None] {
+        let (new, new_took) = seen_after_giving(
+            base,
+            &workspace,
+            &format!("new-{}@example.com", name.is_some()),
+            name,
+        )
+        .await;
+        let (taken, taken_took) =
+            seen_after_giving(base, &workspace, "victor@example.com", name).await;
+        let expected = |email: &str| {
+            json!({
+                "displayName": name.unwrap_or(email),
+                "unverifiedEmail": null,
+                "contact": null,
+            })
+        };
+        assert_eq!(
+            new,
+            expected(&format!("new-{}@example.com", name.is_some()))
+        );
+        assert_eq!(taken, expected("victor@example.com"));
+        // Both paths answer no sooner than the floor that hides which ran.
+        for took in [new_took, taken_took] {
+            assert!(took >= std::time::Duration::from_millis(100), "{took:?}");
+        }
+    }
+}

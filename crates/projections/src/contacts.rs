@@ -447,6 +447,10 @@ fn visitor_event(
         }
         Event::VisitorEmailClaimed(e) => {
             visitor.claim = plain(&e.email).map(|email| (email, e.contact_id));
+            // The name is the visitor's own, as when it identifies.
+            if let Some(name) = &e.name {
+                visitor.name = plain(name);
+            }
             false
         }
         Event::VisitorBlocked(_) => {

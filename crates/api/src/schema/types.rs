@@ -12,6 +12,7 @@ use tahc_projections::{
 };
 use uuid::Uuid;
 
+use super::caller;
 use super::errors::coded;
 use super::ids;
 
@@ -176,17 +177,31 @@ impl Visitor {
     pub(crate) async fn id(&self) -> ID {
         ids::encode("Visitor", self.0.id)
     }
-    /// Name or email when known, else a short visitor id.
-    async fn display_name(&self) -> String {
-        self.0.display_name()
+    /// Name or email when known, else a short visitor id. A visitor sees
+    /// itself named by the address it gave whether or not that address was
+    /// new (an unverified claim reveals nothing to it).
+    async fn display_name(&self, ctx: &Context<'_>) -> Result<String> {
+        let visitor = &self.0;
+        if caller(ctx)?.visitor_id().is_some()
+            && visitor.name.is_none()
+            && visitor.email.is_none()
+            && let Some((email, _)) = &visitor.claim
+        {
+            return Ok(email.clone());
+        }
+        Ok(visitor.display_name())
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
         contact(ctx, self.0.contact_id)
     }
     /// An address the visitor gave that another contact holds: unverified,
     /// linked to nothing until the team confirms it (`confirmVisitorEmail`).
-    async fn unverified_email(&self) -> Option<&str> {
-        self.0.claim.as_ref().map(|(email, _)| email.as_str())
+    /// Team only: to a visitor it is null, as it would be for a new address.
+    async fn unverified_email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        if caller(ctx)?.visitor_id().is_some() {
+            return Ok(None);
+        }
+        Ok(self.0.claim.as_ref().map(|(email, _)| email.as_str()))
     }
     /// The contact holding `unverifiedEmail` (team only).
     async fn claimed_contact(&self, ctx: &Context<'_>) -> Result<Option<super::contacts::Contact>> {
