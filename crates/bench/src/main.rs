@@ -134,7 +134,8 @@ async fn bench_workspace(
 }
 
 /// Serves every route of `node` on a free local port, without rate limits
-/// (the benchmarks' clients call far faster than people): its address.
+/// (the benchmarks' clients call far faster than people) or a cap per
+/// client address: its address.
 async fn serve(
     node: std::sync::Arc<tahc_app::Node>,
     live: tahc_api::graphql_ws::LiveSettings,
@@ -143,16 +144,22 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let unlimited = RateLimitSettings::OFF;
+    // Every client of a benchmark shares one address: the node's own cap
+    // is the only one that applies.
+    let limits = tahc_api::limits::Limits {
+        connections_per_address: tahc_api::limits::Limits::DEFAULT.connections,
+        ..tahc_api::limits::Limits::DEFAULT
+    };
     let router = tahc_api::router_with(
         node,
         std::sync::Arc::new(RateLimits::new(unlimited)),
         live,
-        tahc_api::limits::Limits::DEFAULT,
+        limits,
     );
     tokio::spawn(tahc_api::connections::serve(
         listener,
         router,
-        tahc_api::limits::Limits::DEFAULT,
+        limits,
         std::future::pending(),
     ));
     Ok(address)
